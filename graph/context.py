@@ -1,0 +1,31 @@
+"""The per-request GraphQL context: caller's project, services, fresh DataLoaders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+from resolvers.loaders import Loaders
+from resolvers.services import Services
+
+
+@dataclass(slots=True)
+class Context:
+    request: web.Request
+    response: web.StreamResponse | None
+    services: Services
+    project_id: str
+    loaders: Loaders
+    websocket: bool = False
+    connection_params: dict[str, Any] | None = field(default=None)
+
+    @property
+    def max_page(self) -> int:
+        return self.services.limits.max_page_size
+
+    def fresh_loaders(self) -> Loaders:
+        """A long-lived websocket context gets new loaders for each pushed message."""
+        self.loaders = Loaders(self.services.store, self.project_id)
+        return self.loaders

@@ -1,0 +1,74 @@
+"""Subscriptions: events and session changes as they are committed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+from strawberry.types import Info
+
+from graph.context import Context
+from graph.types.entities import Event, Session
+from graph.types.inputs import SessionStatusEnum
+from resolvers.live import EventFilter, SessionFilter
+
+
+@strawberry.input
+class LiveEventFilter:
+    session_id: strawberry.ID | None = None
+    agent_id: strawberry.ID | None = None
+    types: list[str] | None = None
+    severity: list[str] | None = None
+
+    def to_bus(self) -> EventFilter:
+        return EventFilter(
+            session_id=str(self.session_id) if self.session_id else None,
+            agent_id=str(self.agent_id) if self.agent_id else None,
+            types=frozenset(self.types) if self.types is not None else None,
+            severities=frozenset(self.severity) if self.severity is not None else None,
+        )
+
+
+@strawberry.input
+class LiveSessionFilter:
+    session_id: strawberry.ID | None = None
+    agent_id: strawberry.ID | None = None
+    status: list[SessionStatusEnum] | None = None  # type: ignore[valid-type]
+
+    def to_bus(self) -> SessionFilter:
+        return SessionFilter(
+            session_id=str(self.session_id) if self.session_id else None,
+            agent_id=str(self.agent_id) if self.agent_id else None,
+            statuses=frozenset(s.value for s in self.status) if self.status is not None else None,
+        )
+
+
+@strawberry.type
+class LiveSubscription:
+    @strawberry.subscription(description="Each event of the caller's project as it is committed.")
+    async def event_added(
+        self, info: Info[Context, None], filter: LiveEventFilter | None = None
+    ) -> AsyncGenerator[Event, None]:
+        ctx = info.context
+        flt = filter.to_bus() if filter else EventFilter()
+        sub = ctx.services.bus.subscribe_events(ctx.project_id, flt)
+        try:
+            async for doc in sub:
+                ctx.fresh_loaders()
+                yield Event(doc=doc)
+        finally:
+            sub.close()
+
+    @strawberry.subscription(description="A session's new state after each batch that changed it.")
+    async def session_updated(
+        self, info: Info[Context, None], filter: LiveSessionFilter | None = None
+    ) -> AsyncGenerator[Session, None]:
+        ctx = info.context
+        flt = filter.to_bus() if filter else SessionFilter()
+        sub = ctx.services.bus.subscribe_sessions(ctx.project_id, flt)
+        try:
+            async for doc in sub:
+                ctx.fresh_loaders()
+                yield Session(doc=doc)
+        finally:
+            sub.close()

@@ -1,0 +1,49 @@
+"""Server settings: environment variables, overridden by command-line flags."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/lensgraph.db"
+
+
+class Settings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(default=3000, ge=0, le=65535)
+    database_url: str = DEFAULT_DATABASE_URL
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024)
+    max_batch_events: int = Field(default=1000, ge=1)
+    max_page_size: int = Field(default=1000, ge=1)
+    # Route prefixes of the REST families (see README).
+    prefix_agentlens: str = "/"
+    prefix_agentlens_server: str = "/api"
+    # GraphQL limits
+    max_query_depth: int = Field(default=12, ge=1)
+    max_query_tokens: int = Field(default=4000, ge=10)
+    max_query_aliases: int = Field(default=30, ge=0)
+    max_query_cost: int = Field(default=50_000, ge=1)
+    max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    subscriber_queue_size: int = Field(default=1000, ge=1)
+    graphiql: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(f"LENSGRAPH_{name.upper()}")
+            if raw is not None:
+                values[name] = raw
+        # The conventional names win over nothing but explicit flags.
+        for short, name in (("HOST", "host"), ("PORT", "port")):
+            if short in env and f"LENSGRAPH_{name.upper()}" not in env:
+                values[name] = env[short]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+__all__ = ["Settings", "ValidationError"]

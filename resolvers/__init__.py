@@ -1,0 +1,1 @@
+"""What the API does, shared by GraphQL and the REST shims."""

@@ -1,0 +1,47 @@
+"""The per-session hash chain: each event's hash covers its content and its predecessor's hash."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+
+import orjson
+
+from storage.models import Event
+from storage.timeutil import iso_ms
+
+
+def canonical(event: Event, prev_hash: str | None) -> bytes:
+    """Sorted keys, no whitespace, times as ISO-8601 milliseconds: the hashed form."""
+    return orjson.dumps(
+        {
+            "id": event.id,
+            "sessionId": event.session_id,
+            "agentId": event.agent_id,
+            "eventType": event.type,
+            "severity": event.severity,
+            "timestamp": iso_ms(event.timestamp),
+            "payload": event.payload,
+            "metadata": event.metadata,
+            "prevHash": prev_hash,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
+
+
+def event_hash(event: Event, prev_hash: str | None) -> str:
+    return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
+
+
+def verify(chain: Iterable[Event]) -> bool:
+    """True when the events, in seq order, link and hash exactly as stored."""
+    prev: str | None = None
+    expected_seq = 1
+    for event in chain:
+        if event.seq != expected_seq or event.prev_hash != prev:
+            return False
+        if event.hash != event_hash(event, prev):
+            return False
+        prev = event.hash
+        expected_seq += 1
+    return True

@@ -1,0 +1,32 @@
+"""Pick a backend from a database URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlparse
+
+from storage.contract import Store
+
+
+def sqlite_path(url: str) -> Path:
+    parsed = urlparse(url)
+    # sqlite:///./data/x.db -> ./data/x.db ; sqlite:////abs/x.db -> /abs/x.db
+    raw = url[len("sqlite://") :]
+    if raw.startswith("/"):
+        raw = raw[1:]
+    if not raw:
+        raise ValueError(f"no file path in database URL {parsed.scheme}://")
+    return Path(raw)
+
+
+def open_store(url: str) -> Store:
+    scheme = urlparse(url).scheme
+    if scheme == "sqlite":
+        from storage.sqlite import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url))
+    if scheme in ("mongodb", "mongodb+srv"):
+        from storage.mongo import MongoStore
+
+        return MongoStore(url)
+    raise ValueError(f"unsupported database URL scheme {scheme!r}: use sqlite:/// or mongodb://")

@@ -1,0 +1,91 @@
+"""SQLite DDL: an index for every filter and sort the API offers."""
+
+SCHEMA_VERSION = 1
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    agent_id TEXT,
+    agent_name TEXT,
+    status TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    last_event_at INTEGER,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    tool_call_count INTEGER NOT NULL,
+    llm_call_count INTEGER NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    processing_ms REAL NOT NULL,
+    chain_head TEXT,
+    chain_seq INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions (project_id, started_at, id);
+CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (project_id, agent_id, started_at, id);
+CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions (project_id, status, started_at, id);
+
+CREATE TABLE IF NOT EXISTS session_tags (
+    project_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (project_id, tag, session_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    agent_id TEXT,
+    type TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    call_id TEXT,
+    model TEXT,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    duration_ms REAL,
+    cost_nanos INTEGER,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    prev_hash TEXT,
+    hash TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (project_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_chain ON events (project_id, session_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (project_id, ts, session_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_session ON events (project_id, session_id, ts, seq);
+CREATE INDEX IF NOT EXISTS events_by_agent ON events (project_id, agent_id, ts);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (project_id, type, ts);
+CREATE INDEX IF NOT EXISTS events_by_severity ON events (project_id, severity, ts);
+CREATE INDEX IF NOT EXISTS events_by_call ON events (project_id, session_id, call_id)
+    WHERE call_id IS NOT NULL;
+
+-- Trigram index: substring search that uses an index for terms of 3+ characters.
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
+    search_text, content='events', content_rowid='rowid', tokenize='trigram'
+);
+CREATE TRIGGER IF NOT EXISTS events_fts_insert AFTER INSERT ON events BEGIN
+    INSERT INTO events_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
+END;
+
+CREATE TABLE IF NOT EXISTS agents (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS agents_by_seen ON agents (project_id, last_seen, id);
+"""

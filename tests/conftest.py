@@ -1,0 +1,108 @@
+"""Fixtures: the real app on a loopback port, real HTTP and websocket clients, a real SQLite file."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from graph.app import create_app
+from graph.settings import Settings
+from storage.sqlite import SQLiteStore
+
+
+class CountingStore:
+    """Wraps a real store and counts calls per method, to prove batching."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr) or name in ("start", "close"):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return await attr(*args, **kwargs)
+
+        return counted
+
+    def reset(self) -> None:
+        self.calls.clear()
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+class Api:
+    """A client of one running server, with shortcuts for both ingest formats and GraphQL."""
+
+    def __init__(self, client: TestClient, store: CountingStore) -> None:
+        self.client = client
+        self.store = store
+
+    async def gql(self, query: str, variables: dict | None = None, headers: dict | None = None) -> dict:
+        resp = await self.client.post("/graphql", json={"query": query, "variables": variables or {}}, headers=headers)
+        assert resp.status == 200, await resp.text()
+        return await resp.json()
+
+    async def data(self, query: str, variables: dict | None = None) -> dict:
+        body = await self.gql(query, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def post_typed(self, events: list[dict], expect: int = 201) -> dict:
+        resp = await self.client.post("/api/events", json={"events": events})
+        body = await resp.json()
+        assert resp.status == expect, body
+        return body
+
+    async def post_sdk(self, events: list[dict], expect: int = 200) -> dict:
+        resp = await self.client.post("/events", json={"events": events})
+        body = await resp.json()
+        assert resp.status == expect, body
+        return body
+
+    async def get(self, path: str, expect: int = 200, **params: Any) -> Any:
+        resp = await self.client.get(path, params=params)
+        body = await resp.json()
+        assert resp.status == expect, body
+        return body
+
+
+ApiFactory = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
+    clients: list[TestClient] = []
+
+    async def make(**settings: Any) -> Api:
+        settings.setdefault("database_url", f"sqlite:///{tmp_path}/lensgraph-{len(clients)}.db")
+        config = Settings(**settings)
+        store = CountingStore(SQLiteStore(config.database_url.removeprefix("sqlite:///")))
+        client = TestClient(TestServer(create_app(config, store=store), host="127.0.0.1"))
+        await client.start_server()
+        clients.append(client)
+        return Api(client, store)
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest.fixture
+async def api(make_api: ApiFactory) -> Api:
+    return await make_api()
+
+
+def typed(event_type: str, payload: dict, session: str = "s1", agent: str = "agent-1", **extra: Any) -> dict:
+    """One event in the typed (seed 004) format."""
+    return {"sessionId": session, "agentId": agent, "eventType": event_type, "payload": payload, **extra}
