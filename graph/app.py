@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from graph.auth import project_middleware
-from graph.rest import agentlens, agentlens_server
+from graph.rest import agent_analytics, agentlens, agentlens_server, sse
 from graph.keys import SERVICES
 from graph.schema import build_schema
 from graph.settings import Settings
@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         max_body_bytes=max_body,
     )
     app.router.add_route("*", "/graphql", view)
+    app.router.add_get("/stream", sse.graphql_stream)
+    app[sse.HEARTBEAT] = settings.sse_heartbeat_seconds
     _mount(app, settings.prefix_agentlens_server, agentlens_server, max_body)
+    _mount(app, settings.prefix_agent_analytics, agent_analytics, max_body)
     _mount(app, settings.prefix_agentlens, agentlens, max_body)
     return app

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.types import Info
 
 from graph.context import Context
 from graph.types.entities import Event, Session
 from graph.types.inputs import SessionStatusEnum
-from resolvers.live import EventFilter, SessionFilter
+from resolvers.live import EventFilter, SessionFilter, SubscriberOverflow
+
+
+def overflow_error(exc: SubscriberOverflow) -> GraphQLError:
+    """Yielded as the last value: graphql-core turns it into the message's error.
+
+    Streamed results skip the operation extensions, so the error brings its code.
+    """
+    return GraphQLError(str(exc), extensions={"code": SubscriberOverflow.code})
 
 
 @strawberry.input
@@ -56,6 +65,8 @@ class LiveSubscription:
             async for doc in sub:
                 ctx.fresh_loaders()
                 yield Event(doc=doc)
+        except SubscriberOverflow as exc:
+            yield overflow_error(exc)  # type: ignore[misc]
         finally:
             sub.close()
 
@@ -70,5 +81,7 @@ class LiveSubscription:
             async for doc in sub:
                 ctx.fresh_loaders()
                 yield Session(doc=doc)
+        except SubscriberOverflow as exc:
+            yield overflow_error(exc)  # type: ignore[misc]
         finally:
             sub.close()

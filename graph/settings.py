@@ -20,6 +20,8 @@ class Settings(BaseModel):
     # Route prefixes of the REST families (see README).
     prefix_agentlens: str = "/"
     prefix_agentlens_server: str = "/api"
+    prefix_agent_analytics: str = "/agent-analytics"
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0)
     # GraphQL limits
     max_query_depth: int = Field(default=12, ge=1)
     max_query_tokens: int = Field(default=4000, ge=10)

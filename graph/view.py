@@ -41,8 +41,10 @@ class LensGraphView(GraphQLView):
             result.errors = [with_code(e) for e in result.errors]
         return await super().process_result(request, result)
 
-    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
-        return orjson.dumps(data)
+    def encode_json(self, data: object) -> str:
+        # str, not bytes: the websocket adapter sends bytes as binary frames,
+        # which graphql-transport-ws clients reject.
+        return orjson.dumps(data).decode()
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         try:

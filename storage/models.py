@@ -78,6 +78,8 @@ class Event(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     prev_hash: str | None = None
     hash: str | None = None
+    # Commit order across the store, assigned at commit: what live streams resume from.
+    position: int = 0
 
     @property
     def cost_usd(self) -> Decimal | None:

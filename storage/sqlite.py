@@ -35,7 +35,12 @@ READERS = 4
 
 EVENT_COLUMNS = (
     "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
-    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, prev_hash, hash"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, prev_hash, hash, rowid"
+)
+# The rowid is assigned explicitly by the single writer, so it is the commit order.
+INSERT_EVENT_COLUMNS = (
+    "rowid, project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, search_text, prev_hash, hash"
 )
 SESSION_COLUMNS = (
     "project_id, id, agent_id, agent_name, status, started_at, ended_at, last_event_at, metadata,"
@@ -75,6 +80,7 @@ def _event(row: Sequence[Any]) -> Event:
         metadata=orjson.loads(row[16]),
         prev_hash=row[17],
         hash=row[18],
+        position=row[19],
     )
 
 
@@ -111,6 +117,7 @@ def _agent(row: Sequence[Any]) -> Agent:
 
 def _event_row(e: Event) -> tuple:
     return (
+        e.position,
         e.project_id,
         e.id,
         e.session_id,
@@ -316,10 +323,12 @@ class SQLiteStore:
                     current.update((row[1], _session(row)) for row in rows)
 
                 result = plan(current, fresh)
+                ((last,),) = await db.execute_fetchall("SELECT COALESCE(MAX(rowid), 0) FROM events")
+                for offset, event in enumerate(result.events, start=1):
+                    event.position = last + offset
 
                 await db.executemany(
-                    f"INSERT INTO events ({EVENT_COLUMNS.replace('prev_hash', 'search_text, prev_hash')})"
-                    f" VALUES ({_marks(20)})",
+                    f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
                     [_event_row(e) for e in result.events],
                 )
                 await db.executemany(
@@ -559,6 +568,17 @@ class SQLiteStore:
             )
             out.extend(_event(row) for row in rows)
         return out
+
+    async def events_after(
+        self, project_id: str, position: int, query: EventQuery, limit: int
+    ) -> list[Event]:
+        where, args = _event_where(project_id, query)
+        rows = await self._fetch(
+            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE {' AND '.join(where)}"
+            " AND e.rowid > ? ORDER BY e.rowid LIMIT ?",
+            [*args, position, limit],
+        )
+        return [_event(row) for row in rows]
 
     async def session_chain(self, project_id: str, session_id: str) -> list[Event]:
         rows = await self._fetch(

@@ -1,0 +1,94 @@
+"""Server-sent events: the live stream for clients without websockets.
+
+Each message's id is the event's commit position; a reconnecting EventSource
+sends it back as Last-Event-ID and gets exactly what it missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from graph.keys import PROJECT, SERVICES
+from graph.rest.agentlens_server import event_json
+from graph.rest.common import query_list
+from resolvers.errors import InputError, Problem
+from resolvers.live import SubscriberOverflow
+from resolvers.stream import StreamFilter, follow
+from storage.models import Event
+
+log = logging.getLogger("lensgraph.sse")
+
+HEARTBEAT = web.AppKey("sse_heartbeat", float)
+DEFAULT_HEARTBEAT_SECONDS = 15.0
+
+
+def resume_position(request: web.Request) -> int | None:
+    raw = request.headers.get("Last-Event-ID") or request.query.get("lastEventId")
+    if raw is None or raw == "":
+        return None
+    try:
+        position = int(raw)
+    except ValueError:
+        raise InputError(Problem("Last-Event-ID", f"must be an event id this stream sent, got {raw!r}")) from None
+    if position < 0:
+        raise InputError(Problem("Last-Event-ID", "must not be negative"))
+    return position
+
+
+async def stream_events(
+    request: web.Request, flt: StreamFilter, render: Callable[[Event], dict[str, Any]]
+) -> web.StreamResponse:
+    after = resume_position(request)
+    services = request.config_dict[SERVICES]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",  # let proxies pass events through at once
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    heartbeat = asyncio.create_task(_heartbeat(response, request.config_dict.get(HEARTBEAT, DEFAULT_HEARTBEAT_SECONDS)))
+    try:
+        async for event in follow(services, request[PROJECT], flt, after):
+            await response.write(b"id: %d\ndata: %s\n\n" % (event.position, orjson.dumps(render(event))))
+    except SubscriberOverflow as exc:
+        error = {"code": SubscriberOverflow.code, "message": str(exc)}
+        with contextlib.suppress(ConnectionError):
+            await response.write(b"event: error\ndata: %s\n\n" % orjson.dumps(error))
+    except ConnectionError:
+        log.debug("SSE client went away")
+    finally:
+        heartbeat.cancel()
+    return response
+
+
+async def _heartbeat(response: web.StreamResponse, every: float) -> None:
+    # A comment line keeps proxies from closing an idle stream and detects dead clients.
+    with contextlib.suppress(ConnectionError):
+        while True:
+            await asyncio.sleep(every)
+            await response.write(b": keep-alive\n\n")
+
+
+def stream_filter(request: web.Request, type_param: str, session_param: str, agent_param: str) -> StreamFilter:
+    return StreamFilter(
+        session_id=request.query.get(session_param) or None,
+        agent_id=request.query.get(agent_param) or None,
+        types=query_list(request, type_param),
+        severities=query_list(request, "severity"),
+    )
+
+
+async def graphql_stream(request: web.Request) -> web.StreamResponse:
+    """GET /stream: the eventAdded subscription as SSE, with the same filters."""
+    flt = stream_filter(request, "types", "sessionId", "agentId")
+    return await stream_events(request, flt, event_json)
