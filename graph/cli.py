@@ -35,7 +35,7 @@ def serve(args: argparse.Namespace) -> int:
     if args.demo:
 
         async def demo(app: web.Application) -> None:
-            from graph.auth import DEFAULT_PROJECT
+            from resolvers.services import DEFAULT_PROJECT
             from resolvers.demo import load_demo
 
             stored = await load_demo(app[SERVICES], DEFAULT_PROJECT)
@@ -50,7 +50,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
-    from graph.auth import DEFAULT_PROJECT
+    from resolvers.services import DEFAULT_PROJECT
     from resolvers.demo import load_demo
     from resolvers.services import Services
     from storage import open_store

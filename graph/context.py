@@ -7,6 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
+from resolvers.auth import Principal
 from resolvers.loaders import Loaders
 from resolvers.services import Services
 
@@ -18,6 +19,7 @@ class Context:
     services: Services
     project_id: str
     loaders: Loaders
+    principal: Principal
     websocket: bool = False
     connection_params: dict[str, Any] | None = field(default=None)
 

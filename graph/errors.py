@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import MaskErrors, SchemaExtension
 
+from resolvers.auth import Forbidden, Unauthorized
 from resolvers.errors import InputError, NotFound, Problem
+from storage.contract import Conflict
 from resolvers.live import SubscriberOverflow
 
 log = logging.getLogger("lensgraph.graphql")
@@ -19,7 +21,7 @@ INTERNAL = "INTERNAL_SERVER_ERROR"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
-UNAUTHENTICATED = "UNAUTHENTICATED"
+CONFLICT = "CONFLICT"
 
 # Messages of strawberry's limiter extensions, which raise plain GraphQLErrors.
 _LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found", "query cost")
@@ -37,6 +39,10 @@ def _code_for(error: GraphQLError) -> str:
         return NOT_FOUND
     if isinstance(original, SubscriberOverflow):
         return SubscriberOverflow.code
+    if isinstance(original, (Unauthorized, Forbidden)):
+        return original.code
+    if isinstance(original, Conflict):
+        return CONFLICT
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
     if "tokens. Parsing aborted" in error.message:

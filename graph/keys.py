@@ -2,7 +2,10 @@
 
 from aiohttp import web
 
+from resolvers.auth import Principal
 from resolvers.services import Services
 
 SERVICES = web.AppKey("services", Services)
 PROJECT = web.RequestKey("project_id", str)  # the project the caller acts for
+PRINCIPAL = web.RequestKey("principal", Principal)
+RATE_HEADERS = web.RequestKey("rate_limit_headers", dict)

@@ -18,11 +18,12 @@ from graph.cost import QueryCostLimiter
 from graph.errors import ErrorCodes, MaskInternalErrors, with_code
 from graph.ingest import IngestMutation
 from graph.live import LiveSubscription
+from graph.projects import ProjectMutation, ProjectQuery
 from graph.settings import Settings
 from graph.traces import TraceQuery
 
-Query = merge_types("Query", (TraceQuery,))
-Mutation = merge_types("Mutation", (IngestMutation,))
+Query = merge_types("Query", (TraceQuery, ProjectQuery))
+Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 

@@ -29,6 +29,13 @@ class Settings(BaseModel):
     max_query_cost: int = Field(default=50_000, ge=1)
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     subscriber_queue_size: int = Field(default=1000, ge=1)
+    # Security. api_key is the bootstrap admin key (LENSGRAPH_API_KEY); with none and no
+    # project keys in the store the server runs in dev mode, unauthenticated.
+    api_key: str | None = Field(default=None, min_length=16)
+    rate_limits: bool = True
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    cors_origins: str = "*"  # CORS_ORIGINS: a comma list, or *
+    idempotency_window_hours: float = Field(default=24.0, gt=0)
     graphiql: bool = True
     log_level: str = "INFO"
 
@@ -41,7 +48,7 @@ class Settings(BaseModel):
             if raw is not None:
                 values[name] = raw
         # The conventional names win over nothing but explicit flags.
-        for short, name in (("HOST", "host"), ("PORT", "port")):
+        for short, name in (("HOST", "host"), ("PORT", "port"), ("CORS_ORIGINS", "cors_origins")):
             if short in env and f"LENSGRAPH_{name.upper()}" not in env:
                 values[name] = env[short]
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, Protocol, TypeVar
 
-from storage.models import Agent, Event, Session
+from storage.models import Agent, ApiKey, Event, IdempotentResponse, Project, Session
 
 T = TypeVar("T")
 
@@ -79,6 +79,10 @@ class CommitResult:
     inserted: list[Event]  # only the events this call stored
 
 
+class Conflict(Exception):
+    """A unique value (a project name, an idempotency key) is taken."""
+
+
 class Store(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...
@@ -112,3 +116,39 @@ class Store(Protocol):
     ) -> list[Event]:
         """Events committed after a position, in commit order: what live streams resume from."""
         ...
+
+    # -- projects and keys (not scoped: these resolve the caller's project) --
+
+    async def create_project(self, project: Project) -> Project:
+        """Raises Conflict when the name is taken."""
+        ...
+
+    async def projects_by_ids(self, ids: Sequence[str]) -> list[Project]: ...
+    async def project_by_name(self, name: str) -> Project | None: ...
+    async def project_by_tracker_token(self, token: str) -> Project | None: ...
+    async def find_projects(self, page: Page) -> PageResult[Project]: ...
+    async def update_project(self, project: Project) -> Project: ...
+
+    async def delete_project(self, project_id: str) -> bool:
+        """Deletes the project and everything it owns."""
+        ...
+
+    async def add_key(self, key: ApiKey) -> None: ...
+    async def key_by_hash(self, key_hash: str) -> ApiKey | None: ...
+    async def keys_for_project(self, project_id: str) -> list[ApiKey]: ...
+
+    async def revoke_keys(self, project_id: str, revoked_at: datetime) -> int:
+        """Revokes every live key of the project; returns how many."""
+        ...
+
+    async def has_keys(self) -> bool:
+        """Whether any live key exists (dev mode is off once one does)."""
+        ...
+
+    # -- idempotency --
+
+    async def remember_response(self, record: IdempotentResponse) -> IdempotentResponse:
+        """Stores the record, or returns the live one already stored under its key."""
+        ...
+
+    async def recall_response(self, project_id: str, key: str, now: datetime) -> IdempotentResponse | None: ...

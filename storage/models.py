@@ -92,3 +92,39 @@ class Agent(BaseModel):
     name: str | None = None
     first_seen: datetime
     last_seen: datetime
+
+
+class Project(BaseModel):
+    """A tenant. Every other document carries its id."""
+
+    project_id: str  # equal to id: keeps "every document carries project_id" uniform
+    id: str
+    name: str
+    created_at: datetime
+    allowed_origins: list[str] = Field(default_factory=list)
+    # Public, ingest-only token for browser trackers (seed 003's ?token=), checked against allowed_origins.
+    tracker_token: str
+
+
+class ApiKey(BaseModel):
+    """A secret key, stored only as its SHA-256 hash; the prefix identifies it in listings."""
+
+    project_id: str
+    id: str
+    prefix: str
+    hash: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+class IdempotentResponse(BaseModel):
+    """The first answer to a request carrying an Idempotency-Key."""
+
+    project_id: str
+    key: str
+    fingerprint: str  # hash of method, path and body: the same key with another request is refused
+    status: int
+    body: bytes
+    content_type: str
+    created_at: datetime
+    expires_at: datetime

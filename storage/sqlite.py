@@ -28,6 +28,7 @@ from storage.contract import (
 from storage.models import Agent, Event, Session, SessionStatus
 from storage.search import normalize_term, search_text
 from storage.sqlite_schema import DDL, SCHEMA_VERSION
+from storage.sqlite_tenancy import TenancyMixin
 from storage.timeutil import from_ms, to_ms
 
 CHUNK = 500  # ids per IN (...) list
@@ -234,7 +235,7 @@ def _session_after(page: Page) -> tuple[str, list[Any]]:
     return f"(s.started_at, s.id) {op} (?, ?)", [to_ms(started_at), sid]
 
 
-class SQLiteStore:
+class SQLiteStore(TenancyMixin):
     def __init__(self, path: Path | str, readers: int = READERS) -> None:
         self.path = Path(path)
         self._readers_wanted = readers
@@ -286,6 +287,23 @@ class SQLiteStore:
     async def _fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
         async with self._reader() as conn:
             return list(await conn.execute_fetchall(sql, args))
+
+    async def _write(self, statements: list[tuple[str, Sequence[Any]]]) -> list[int]:
+        """Run statements in one write transaction; returns each one's changed-row count."""
+        db = self._writer
+        assert db is not None, "store not started"
+        async with self._write_lock:
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = []
+                for sql, args in statements:
+                    cursor = await db.execute(sql, args)
+                    counts.append(cursor.rowcount)
+                await db.execute("COMMIT")
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+        return counts
 
     # -- the one write -----------------------------------------------------
 

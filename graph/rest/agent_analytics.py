@@ -1,17 +1,33 @@
-"""Seed 003, Agent Analytics, under /agent-analytics: the live stream (more routes follow)."""
+"""Seed 003, Agent Analytics, under /agent-analytics: tracking, projects, account, live stream.
+
+Wire format: snake_case. Secret keys come as X-API-Key; browser trackers send
+the project's public token as ?token= (or "token" in the body), checked
+against the project's allowed origins.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from graph.rest.common import error_middleware, json_response
+from graph.auth import any_of, bearer, credentials, public, query_token, x_api_key
+from graph.idempotency import idempotent
+from graph.keys import PRINCIPAL, PROJECT, SERVICES
+from graph.ratelimit import Rule
+from graph.rest.common import json_response, query_int, read_json
 from graph.rest.sse import stream_events, stream_filter
-from resolvers.errors import Problem
-from storage.models import Event
-from storage.timeutil import iso_ms, now_ms
+from resolvers import projects
+from resolvers.auth import Principal
+from resolvers.errors import InputError, Problem, from_pydantic
+from resolvers.ids import new_id
+from resolvers.ingest import Incoming, ingest
+from storage.contract import EventQuery, Page
+from storage.models import Event, Project
+from storage.timeutil import iso_ms, now_ms, utc_ms
 
 
 def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
@@ -26,23 +42,215 @@ def event_json(e: Event) -> dict[str, Any]:
         "id": e.id,
         "event": e.type,
         "session_id": e.session_id,
-        "agent_id": e.agent_id,
+        "user_id": e.agent_id,
         "properties": e.payload,
         "timestamp": iso_ms(e.timestamp),
     }
 
 
+class Track(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    event: str = Field(min_length=1, max_length=200)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    user_id: str | None = Field(default=None, max_length=256)
+    session_id: str | None = Field(default=None, min_length=1, max_length=256)
+    timestamp: datetime | None = Field(default=None, strict=False)
+
+
+def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], received: datetime) -> Incoming:
+    try:
+        item = Track.model_validate(raw)
+    except ValidationError as exc:
+        raise from_pydantic(exc, path) from None
+    return Incoming(
+        Event(
+            project_id=project_id,
+            id=new_id(),
+            session_id=item.session_id or (f"user-{item.user_id}" if item.user_id else "anonymous"),
+            agent_id=item.user_id,
+            type=item.event,
+            timestamp=utc_ms(item.timestamp) if item.timestamp else received,
+            received_at=received,
+            payload=item.properties,
+            metadata={"source": "tracker"},
+        )
+    )
+
+
+async def tracker_auth(request: web.Request) -> Principal:
+    """A tracker token (query or body) with its origin check, else a secret key."""
+    services = request.config_dict[SERVICES]
+    token = request.query.get("token")
+    if not token:
+        try:
+            body = await read_json(request)  # aiohttp keeps the body for the handler
+        except InputError:
+            body = None
+        token = body.get("token") if isinstance(body, dict) else None
+    if isinstance(token, str) and token:
+        principal, _ = await services.auth.authenticate_tracker(token, request.headers.get("Origin"))
+        return principal
+    return await services.auth.authenticate(x_api_key(request))
+
+
+@credentials(tracker_auth)
+@idempotent
+async def track(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    project_id = request[PROJECT]
+    items = [_to_incoming(project_id, body, (), now_ms())]
+    await ingest(request.config_dict[SERVICES], project_id, items)
+    return json_response({"queued": True}, 202)
+
+
+@credentials(tracker_auth)
+@idempotent
+async def track_batch(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    project_id = request[PROJECT]
+    raw = body.get("events") if isinstance(body, dict) else None
+    services = request.config_dict[SERVICES]
+    if not isinstance(raw, list) or not raw:
+        raise InputError(Problem("events", "must be a non-empty array"))
+    if len(raw) > services.limits.max_batch_events:
+        raise InputError(Problem("events", f"at most {services.limits.max_batch_events} events per batch"))
+    received = now_ms()
+    items = [_to_incoming(project_id, e, ("events", i), received) for i, e in enumerate(raw)]
+    await ingest(services, project_id, items)
+    return json_response({"queued": True, "count": len(items)}, 202)
+
+
+def project_json(p: Project, has_key: bool | None = None) -> dict[str, Any]:
+    out = {
+        "id": p.id,
+        "name": p.name,
+        "project_token": p.tracker_token,
+        "allowed_origins": p.allowed_origins,
+        "created_at": iso_ms(p.created_at),
+    }
+    if has_key is not None:
+        out["has_api_key"] = has_key
+    return out
+
+
+async def _has_key(request: web.Request, project_id: str) -> bool:
+    keys = await request.config_dict[SERVICES].store.keys_for_project(project_id)
+    return any(k.revoked_at is None for k in keys)
+
+
+class ProjectIn(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+    name: str | None = None
+    allowed_origins: list[str] | None = None
+
+
+async def _project_body(request: web.Request) -> ProjectIn:
+    try:
+        return ProjectIn.model_validate(await read_json(request))
+    except ValidationError as exc:
+        raise from_pydantic(exc) from None
+
+
+async def list_projects(request: web.Request) -> web.Response:
+    page = Page(limit=query_int(request, "limit", 100, low=1, high=1000), offset=query_int(request, "offset", 0))
+    result = await projects.list_projects(request.config_dict[SERVICES], request[PRINCIPAL], page)
+    return json_response(
+        {"projects": [project_json(p, await _has_key(request, p.id)) for p in result.items], "total": result.total}
+    )
+
+
+async def create_project(request: web.Request) -> web.Response:
+    services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
+    projects.require_admin(principal)
+    body = await _project_body(request)
+    if body.name is None:
+        raise InputError(Problem("name", "is required"))
+    existing = await services.store.project_by_name(body.name.strip())
+    if existing is not None:
+        return json_response({**project_json(existing), "existing": True}, 200)
+    issued = await projects.create_project(services, body.name, body.allowed_origins)
+    return json_response({**project_json(issued.project), "api_key": issued.api_key, "existing": False}, 201)
+
+
+async def get_project(request: web.Request) -> web.Response:
+    services = request.config_dict[SERVICES]
+    project = await projects.get_project(services, request[PRINCIPAL], request.match_info["id"])
+    today = now_ms().replace(hour=0, minute=0, second=0, microsecond=0)
+    usage = await services.store.find_events(project.id, EventQuery(since=today), Page(limit=0))
+    return json_response({**project_json(project, await _has_key(request, project.id)), "usage_today": usage.total})
+
+
+async def update_project(request: web.Request) -> web.Response:
+    body = await _project_body(request)
+    project = await projects.update_project(
+        request.config_dict[SERVICES], request[PRINCIPAL], request.match_info["id"],
+        name=body.name, allowed_origins=body.allowed_origins,
+    )
+    return json_response(project_json(project))
+
+
+async def delete_project(request: web.Request) -> web.Response:
+    project_id = request.match_info["id"]
+    deleted = await projects.delete_project(request.config_dict[SERVICES], request[PRINCIPAL], project_id)
+    if not deleted:
+        return render_error(404, "Project not found", [Problem("id", project_id)])
+    return json_response({"deleted": True, "id": project_id})
+
+
+async def account(request: web.Request) -> web.Response:
+    services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
+    listed = await projects.list_projects(services, principal, Page(limit=0))
+    return json_response({
+        "tier": "self-hosted",
+        "admin": principal.admin,
+        "project_id": principal.project_id,
+        "projects_count": listed.total,
+        "projects_limit": None,
+        "rate_limit_rpm": request.config_dict[RATE_PER_MINUTE],
+        "tier_limits": {"max_events_lifetime": None, "retention_days": None},
+    })
+
+
+async def revoke_key(request: web.Request) -> web.Response:
+    services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
+    if principal.key_id == "admin":
+        raise InputError(Problem("X-API-Key", "the admin key is set by LENSGRAPH_API_KEY; change it there"))
+    issued = await projects.rotate_key(services, principal, principal.project_id)
+    return json_response({"api_key": issued.api_key, "project_id": issued.project.id, "revoked": True})
+
+
+@credentials(any_of(x_api_key, query_token, bearer))
 async def stream(request: web.Request) -> web.StreamResponse:
-    return await stream_events(request, stream_filter(request, "event", "session_id", "agent_id"), event_json)
+    return await stream_events(request, stream_filter(request, "event", "session_id", "user_id"), event_json)
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "timestamp": iso_ms(now_ms())})
 
 
 def routes() -> list[web.RouteDef]:
-    return [web.get("/health", health), web.get("/stream", stream)]
+    return [
+        web.get("/health", health),
+        web.post("/track", track),
+        web.post("/track/batch", track_batch),
+        web.get("/projects", list_projects),
+        web.post("/projects", create_project),
+        web.get("/projects/{id}", get_project),
+        web.patch("/projects/{id}", update_project),
+        web.delete("/projects/{id}", delete_project),
+        web.get("/account", account),
+        web.post("/account/revoke-key", revoke_key),
+        web.get("/stream", stream),
+    ]
 
 
-def middleware(max_body_bytes: int) -> Any:
-    return error_middleware(render_error, max_body_bytes)
+RATE_PER_MINUTE = web.AppKey("rate_limit_per_minute", int)
+DEFAULT_CREDENTIAL = x_api_key
+RATE_STYLE = "x"
+
+
+def rate_rules(per_minute: int) -> list[Rule]:
+    return [Rule("/track", per_minute * 10, 60), Rule("/", per_minute, 60)]
+

@@ -14,8 +14,11 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from graph.auth import public, x_api_key
+from graph.idempotency import idempotent
 from graph.keys import PROJECT, SERVICES
-from graph.rest.common import error_middleware, json_response, query_choice, query_int, read_json
+from graph.ratelimit import Rule
+from graph.rest.common import json_response, query_choice, query_int, read_json
 from resolvers.errors import InputError, Problem, from_pydantic
 from resolvers.ids import new_uuid
 from resolvers.ingest import Incoming, ingest
@@ -153,6 +156,7 @@ def event_json(e: Event) -> dict[str, Any]:
     }
 
 
+@idempotent
 async def post_events(request: web.Request) -> web.Response:
     services = request.config_dict[SERVICES]
     body = await read_json(request)
@@ -167,6 +171,7 @@ async def post_events(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "processed": len(items)})
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "timestamp": iso_ms(now_ms())})
 
@@ -203,5 +208,11 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def middleware(max_body_bytes: int) -> Any:
-    return error_middleware(render_error, max_body_bytes)
+DEFAULT_CREDENTIAL = x_api_key
+RATE_STYLE = "ietf"  # RateLimit-Limit / -Remaining / -Reset, as the seed documents
+
+
+def rate_rules(per_minute: int) -> list[Rule]:
+    # The seed's documented per-IP windows.
+    return [Rule("/events", 60, 60, per="ip"), Rule("/sessions", 120, 60, per="ip"),
+            Rule("/analytics", 120, 60, per="ip")]

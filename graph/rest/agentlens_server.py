@@ -11,9 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
+from graph.auth import bearer, public
+from graph.idempotency import idempotent
 from graph.keys import PROJECT, SERVICES
+from graph.ratelimit import Rule
 from graph.rest.common import (
-    error_middleware,
     json_response,
     query_choice,
     query_int,
@@ -89,6 +91,7 @@ def _page(request: web.Request, descending: bool) -> Page:
     )
 
 
+@idempotent
 async def post_events(request: web.Request) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
@@ -145,6 +148,7 @@ async def session_timeline(request: web.Request) -> web.Response:
     return json_response({"events": [event_json(e) for e in result.events], "chainValid": result.chain_valid})
 
 
+@public
 async def health(request: web.Request) -> web.Response:
     return json_response({"status": "ok", "version": VERSION})
 
@@ -161,5 +165,9 @@ def routes() -> list[web.RouteDef]:
     ]
 
 
-def middleware(max_body_bytes: int) -> Any:
-    return error_middleware(render_error, max_body_bytes)
+DEFAULT_CREDENTIAL = bearer
+RATE_STYLE = "x"
+
+
+def rate_rules(per_minute: int) -> list[Rule]:
+    return [Rule("/", per_minute, 60)]  # undocumented by the seed: one per-key budget

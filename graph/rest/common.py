@@ -11,7 +11,10 @@ import orjson
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
+from graph.keys import RATE_HEADERS
+from resolvers.auth import Forbidden, Unauthorized
 from resolvers.errors import InputError, NotFound, Problem
+from storage.contract import Conflict
 
 log = logging.getLogger("lensgraph.rest")
 
@@ -80,17 +83,40 @@ def query_choice(request: web.Request, name: str, allowed: Sequence[str]) -> tup
     return values
 
 
+class RateLimited(Exception):
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
 def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
     """Turn every failure under a family's prefix into that family's error shape."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await _render_failures(request, handler)
+        rate_headers = request.get(RATE_HEADERS)
+        if rate_headers and not response.prepared:
+            response.headers.update(rate_headers)
+        return response
+
+    async def _render_failures(request: web.Request, handler: Handler) -> web.StreamResponse:
         try:
             return await handler(request)
         except InputError as exc:
             return render(400, str(exc), exc.problems)
         except NotFound as exc:
             return render(404, f"{exc.what.capitalize()} not found", [Problem("id", str(exc))])
+        except Unauthorized as exc:
+            return render(401, f"Unauthorized: {exc}", [])
+        except Forbidden as exc:
+            return render(403, f"Forbidden: {exc}", [])
+        except Conflict as exc:
+            return render(409, str(exc), [])
+        except RateLimited as exc:
+            response = render(429, str(exc), [])
+            response.headers["Retry-After"] = exc.headers["Retry-After"]
+            return response
         except web.HTTPRequestEntityTooLarge:
             problem = Problem("body", f"exceeds the limit of {max_body_bytes} bytes")
             return render(413, str(problem), [problem])

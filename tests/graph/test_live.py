@@ -25,9 +25,13 @@ class GqlWs:
 
     @classmethod
     async def connect(cls, api: Api, protocol: str = "graphql-transport-ws") -> GqlWs:
+        return await cls.connect_with(api, {}, protocol)
+
+    @classmethod
+    async def connect_with(cls, api: Api, payload: dict, protocol: str = "graphql-transport-ws") -> GqlWs:
         ws = await api.client.ws_connect("/graphql", protocols=[protocol])
         client = cls(ws)
-        await client.send({"type": "connection_init", "payload": {}})
+        await client.send({"type": "connection_init", "payload": payload})
         ack = await client.receive()
         assert ack["type"] == "connection_ack", ack
         return client

@@ -1,0 +1,116 @@
+"""Projects and their keys: create, update, delete, rotate. Keys are shown once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resolvers.auth import Forbidden, Principal, new_key, new_tracker_token
+from resolvers.errors import InputError, NotFound, Problem
+from resolvers.ids import new_id
+from resolvers.services import Services
+from storage.contract import Page, PageResult
+from storage.models import Project
+from storage.timeutil import now_ms
+
+MAX_NAME = 120
+
+
+@dataclass(slots=True)
+class IssuedKey:
+    project: Project
+    api_key: str  # the only time the plain key exists outside the caller
+
+
+def _name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > MAX_NAME:
+        raise InputError(Problem("name", f"must be 1 to {MAX_NAME} characters"))
+    return name
+
+
+def _origins(origins: list[str] | None) -> list[str]:
+    out = []
+    for index, origin in enumerate(origins or []):
+        if not origin.startswith(("http://", "https://")) or origin.endswith("/"):
+            raise InputError(Problem(f"allowed_origins[{index}]", "must look like https://example.com"))
+        out.append(origin)
+    return out
+
+
+def require_admin(principal: Principal) -> None:
+    if not principal.admin:
+        raise Forbidden("this needs the admin key")
+
+
+def require_access(principal: Principal, project_id: str) -> None:
+    if not principal.admin and principal.project_id != project_id:
+        raise NotFound("project", project_id)  # never reveal another tenant's projects
+
+
+async def ensure_default(services: Services, project_id: str) -> None:
+    if not await services.store.projects_by_ids([project_id]):
+        project = Project(project_id=project_id, id=project_id, name=project_id, created_at=now_ms(),
+                          tracker_token=new_tracker_token())
+        try:
+            await services.store.create_project(project)
+        except Exception:  # another replica made it first  # noqa: BLE001
+            pass
+
+
+async def create_project(services: Services, name: str, allowed_origins: list[str] | None = None) -> IssuedKey:
+    project_id = new_id()
+    project = Project(
+        project_id=project_id, id=project_id, name=_name(name), created_at=now_ms(),
+        allowed_origins=_origins(allowed_origins), tracker_token=new_tracker_token(),
+    )
+    await services.store.create_project(project)
+    plain, key = new_key(project_id)
+    await services.store.add_key(key)
+    services.auth.invalidate()
+    return IssuedKey(project, plain)
+
+
+async def get_project(services: Services, principal: Principal, project_id: str) -> Project:
+    require_access(principal, project_id)
+    found = await services.store.projects_by_ids([project_id])
+    if not found:
+        raise NotFound("project", project_id)
+    return found[0]
+
+
+async def list_projects(services: Services, principal: Principal, page: Page) -> PageResult[Project]:
+    if principal.admin:
+        return await services.store.find_projects(page)
+    own = await services.store.projects_by_ids([principal.project_id])
+    return PageResult(own, len(own), False)
+
+
+async def update_project(
+    services: Services, principal: Principal, project_id: str, *, name: str | None = None,
+    allowed_origins: list[str] | None = None,
+) -> Project:
+    project = await get_project(services, principal, project_id)
+    if name is not None:
+        project.name = _name(name)
+    if allowed_origins is not None:
+        project.allowed_origins = _origins(allowed_origins)
+    return await services.store.update_project(project)
+
+
+async def delete_project(services: Services, principal: Principal, project_id: str) -> bool:
+    require_admin(principal)
+    if project_id == services.auth.default_project:
+        raise InputError(Problem("id", "the default project cannot be deleted"))
+    deleted = await services.store.delete_project(project_id)
+    services.auth.invalidate()
+    return deleted
+
+
+async def rotate_key(services: Services, principal: Principal, project_id: str) -> IssuedKey:
+    """Revoke every key of the project and issue one new key."""
+    project = await get_project(services, principal, project_id)
+    await services.store.revoke_keys(project_id, now_ms())
+    plain, key = new_key(project_id)
+    await services.store.add_key(key)
+    services.auth.invalidate()
+    return IssuedKey(project, plain)

@@ -1,0 +1,164 @@
+"""Hypothesis throws malformed bodies, headers, query strings and GraphQL documents at a real server.
+
+No input may produce a 5xx, and nothing of a rejected request may be stored.
+The server runs on its own event loop in a thread; requests are plain urllib.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from graph.app import create_app
+from graph.settings import Settings
+from tests.payloads import VALID
+
+EXAMPLES = settings(
+    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+class Server:
+    def __init__(self, db: Path) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.app = create_app(Settings(database_url=f"sqlite:///{db}", max_body_bytes=64 * 1024))
+        self.runner = web.AppRunner(self.app)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self._run(self.runner.setup())
+        site = web.TCPSite(self.runner, "127.0.0.1", 0)
+        self._run(site.start())
+        self.base = f"http://127.0.0.1:{self.runner.addresses[0][1]}"
+
+    def _run(self, coro):  # type: ignore[no-untyped-def]
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def close(self) -> None:
+        self._run(self.runner.cleanup())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, resp.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def stored(self) -> int:
+        _, body = self.request("GET", "/api/events?limit=1")
+        return json.loads(body)["total"]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("fuzz") / "fuzz.db")
+    yield srv
+    srv.close()
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=20,
+)
+event_keys = st.sampled_from(
+    ["sessionId", "agentId", "eventType", "severity", "payload", "metadata", "timestamp", "event_type",
+     "session_id", "event_id", "tokens_in", "tokens_out", "duration_ms", "agent_name", "tool_call", "model"]
+)
+# Events that are almost valid: the right keys with arbitrary values, or a valid event with one field broken.
+near_events = st.one_of(
+    st.dictionaries(event_keys, json_values, max_size=8),
+    st.builds(
+        lambda t, key, value: {**{"sessionId": "s", "agentId": "a", "eventType": t, "payload": dict(VALID[t])},
+                               key: value},
+        st.sampled_from(sorted(VALID)), event_keys, json_values,
+    ),
+    st.builds(
+        lambda t, key, value: {"sessionId": "s", "agentId": "a", "eventType": t,
+                               "payload": {**VALID[t], key: value}},
+        st.sampled_from(sorted(VALID)), st.sampled_from(sorted({k for p in VALID.values() for k in p})), json_values,
+    ),
+)
+bodies = st.one_of(
+    st.binary(max_size=200),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.lists(near_events, max_size=5).map(lambda events: json.dumps({"events": events}).encode()),
+)
+ingest_routes = st.sampled_from(["/events", "/api/events", "/agent-analytics/track", "/agent-analytics/track/batch"])
+header_values = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+
+
+@EXAMPLES
+@given(path=ingest_routes, body=bodies,
+       headers=st.dictionaries(st.sampled_from(["Content-Type", "Idempotency-Key", "Authorization", "X-API-Key",
+                                                "Origin"]), header_values, max_size=3))
+def test_ingest_never_fails_and_rejections_store_nothing(server: Server, path: str, body: bytes,
+                                                        headers: dict[str, str]) -> None:
+    before = server.stored()
+    status, answer = server.request("POST", path, body, headers)
+    assert status < 500, (status, answer)
+    if status >= 400:
+        assert server.stored() == before, (path, body, answer)
+        assert json.loads(answer)  # an error body in the family's shape, never an HTML page
+
+
+query_values = st.text(max_size=30)
+read_paths = st.sampled_from(["/api/events", "/api/sessions", "/sessions", "/stream", "/api/events/x",
+                              "/api/sessions/x/timeline", "/agent-analytics/projects"])
+
+
+@EXAMPLES
+@given(path=read_paths, params=st.dictionaries(
+    st.sampled_from(["limit", "offset", "order", "from", "to", "eventType", "severity", "status", "tags",
+                     "search", "sessionId", "agentId", "token"]), query_values, max_size=4),
+    last_event=st.none() | header_values)
+def test_query_strings_never_fail(server: Server, path: str, params: dict[str, str], last_event: str | None) -> None:
+    if path == "/stream":
+        if last_event is None:
+            return  # a valid stream never ends; only its rejections are checked here
+        headers = {"Last-Event-ID": last_event}
+        if last_event.isdigit():
+            return
+    else:
+        headers = {}
+    status, answer = server.request("GET", f"{path}?{urllib.parse.urlencode(params)}", None, headers)
+    assert status < 500, (status, answer)
+
+
+graphql_words = st.sampled_from(
+    ["{", "}", "(", ")", ":", "$", "!", "...", "query", "mutation", "subscription", "fragment", "on", "sessions",
+     "events", "session", "event", "agent", "agents", "id", "first", "after", "filter", "nodes", "edges", "node",
+     "totalCount", "payload", "children", "parent", "ingestEvents", "createProject", "123", '"x"', "null",
+     "-5", "9999999999", "[", "]", "types", "search", "@skip", "__schema", "__typename", "alias:"]
+)
+documents = st.one_of(
+    st.text(max_size=80),
+    st.lists(graphql_words, max_size=25).map(" ".join),
+)
+
+
+@EXAMPLES
+@given(query=documents, variables=st.none() | st.dictionaries(st.text(max_size=8), json_values, max_size=3))
+def test_graphql_documents_never_fail(server: Server, query: str, variables: dict | None) -> None:
+    before = server.stored()
+    body = json.dumps({"query": query, "variables": variables}).encode()
+    status, answer = server.request("POST", "/graphql", body, {"Content-Type": "application/json"})
+    assert status < 500, (status, answer)
+    parsed = json.loads(answer)
+    for error in parsed.get("errors") or []:
+        assert error["extensions"]["code"] != "INTERNAL_SERVER_ERROR", error
+    assert server.stored() == before
