@@ -26,8 +26,3 @@ class Context:
     @property
     def max_page(self) -> int:
         return self.services.limits.max_page_size
-
-    def fresh_loaders(self) -> Loaders:
-        """A long-lived websocket context gets new loaders for each pushed message."""
-        self.loaders = Loaders(self.services.store, self.project_id)
-        return self.loaders

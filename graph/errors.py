@@ -92,6 +92,13 @@ class MaskInternalErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=lambda e: (e.extensions or {}).get("code") == INTERNAL)
 
+    def _process_result(self, result: object) -> None:
+        # Runs for every streamed subscription result: skip the base class's
+        # runtime Protocol isinstance check, which dominated live fan-out profiles.
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL}

@@ -63,7 +63,6 @@ class LiveSubscription:
         sub = ctx.services.bus.subscribe_events(ctx.project_id, flt)
         try:
             async for doc in sub:
-                ctx.fresh_loaders()
                 yield Event(doc=doc)
         except SubscriberOverflow as exc:
             yield overflow_error(exc)  # type: ignore[misc]
@@ -79,7 +78,6 @@ class LiveSubscription:
         sub = ctx.services.bus.subscribe_sessions(ctx.project_id, flt)
         try:
             async for doc in sub:
-                ctx.fresh_loaders()
                 yield Session(doc=doc)
         except SubscriberOverflow as exc:
             yield overflow_error(exc)  # type: ignore[misc]
