@@ -48,11 +48,14 @@ class BatchPlanner:
             session = sessions.get(event.session_id)
             if session is None:
                 existing = current.get(event.session_id)
-                session = (
-                    existing.model_copy(deep=True)
-                    if existing is not None
-                    else Session(project_id=self.project_id, id=event.session_id, started_at=event.timestamp)
-                )
+                if existing is not None:
+                    # A shallow copy with fresh containers: deep-copying every touched
+                    # session showed up in ingest profiles.
+                    session = existing.model_copy(
+                        update={"metadata": dict(existing.metadata), "tags": list(existing.tags)}
+                    )
+                else:
+                    session = Session(project_id=self.project_id, id=event.session_id, started_at=event.timestamp)
                 sessions[event.session_id] = session
             hint = self.hints.get(event.id)
             self._apply(session, event, hint)
