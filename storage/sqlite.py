@@ -116,7 +116,13 @@ def _agent(row: Sequence[Any]) -> Agent:
     )
 
 
-def _event_row(e: Event) -> tuple:
+def _prepare(e: Event) -> tuple[bytes, bytes, str]:
+    """The costly parts of an event's row, computed before the write lock."""
+    return orjson.dumps(e.payload), orjson.dumps(e.metadata), search_text(e.payload)
+
+
+def _event_row(e: Event, prepared: tuple[bytes, bytes, str]) -> tuple:
+    payload, metadata, text = prepared
     return (
         e.position,
         e.project_id,
@@ -134,9 +140,9 @@ def _event_row(e: Event) -> tuple:
         e.tokens_out,
         e.duration_ms,
         e.cost_nanos,
-        orjson.dumps(e.payload),
-        orjson.dumps(e.metadata),
-        search_text(e.payload),
+        payload,
+        metadata,
+        text,
         e.prev_hash,
         e.hash,
     )
@@ -310,6 +316,7 @@ class SQLiteStore(TenancyMixin):
     async def commit_batch(self, project_id: str, events: list[Event], plan: Planner) -> CommitResult:
         db = self._writer
         assert db is not None, "store not started"
+        prepared = {e.id: _prepare(e) for e in events}
         async with self._write_lock:
             await db.execute("BEGIN IMMEDIATE")
             try:
@@ -347,7 +354,12 @@ class SQLiteStore(TenancyMixin):
 
                 await db.executemany(
                     f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
-                    [_event_row(e) for e in result.events],
+                    [_event_row(e, prepared[e.id]) for e in result.events],
+                )
+                await db.execute(
+                    "INSERT INTO events_fts (rowid, search_text)"
+                    " SELECT rowid, search_text FROM events WHERE rowid > ? AND rowid <= ?",
+                    (last, last + len(result.events)),
                 )
                 await db.executemany(
                     f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({_marks(20)})"
@@ -357,16 +369,17 @@ class SQLiteStore(TenancyMixin):
                     ),
                     [_session_row(s) for s in result.sessions],
                 )
-                for s in result.sessions:
-                    before = current.get(s.id)
-                    if before is not None and before.tags == s.tags:
-                        continue
-                    await db.execute(
-                        "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?", (project_id, s.id)
+                retagged = [
+                    s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])
+                ]
+                if retagged:
+                    await db.executemany(
+                        "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?",
+                        [(project_id, s.id) for s in retagged],
                     )
                     await db.executemany(
                         "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id) VALUES (?, ?, ?)",
-                        [(project_id, tag, s.id) for tag in s.tags],
+                        [(project_id, tag, s.id) for s in retagged for tag in s.tags],
                     )
                 if result.agents:
                     await db.executemany(

@@ -86,6 +86,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
 
     async def make(**settings: Any) -> Api:
         settings.setdefault("database_url", f"sqlite:///{tmp_path}/lensgraph-{len(clients)}.db")
+        settings.setdefault("rate_limits", False)  # on only where a test turns them on
         config = Settings(**settings)
         store = CountingStore(SQLiteStore(config.database_url.removeprefix("sqlite:///")))
         client = TestClient(TestServer(create_app(config, store=store), host="127.0.0.1"))

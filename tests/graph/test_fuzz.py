@@ -32,7 +32,7 @@ EXAMPLES = settings(
 class Server:
     def __init__(self, db: Path) -> None:
         self.loop = asyncio.new_event_loop()
-        self.app = create_app(Settings(database_url=f"sqlite:///{db}", max_body_bytes=64 * 1024))
+        self.app = create_app(Settings(database_url=f"sqlite:///{db}", max_body_bytes=64 * 1024, rate_limits=False))
         self.runner = web.AppRunner(self.app)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
