@@ -19,7 +19,7 @@ from graph.schema import build_schema
 from graph.settings import Settings
 from graph.view import LensGraphView
 from resolvers.auth import Authenticator
-from resolvers.live import LocalBus
+from resolvers.live_mongo import choose_bus
 from resolvers.projects import ensure_default
 from resolvers.services import DEFAULT_PROJECT, Limits, Services
 from storage import Store, open_store
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         backend = store or open_store(settings.database_url)
         await backend.start()
-        bus = LocalBus(queue_size=settings.subscriber_queue_size)
+        bus = choose_bus(backend, settings.subscriber_queue_size)  # after start(): it reads the topology
         await bus.start()
         services = Services(
             store=backend,

@@ -11,6 +11,8 @@ from pathlib import Path
 from aiohttp import web
 
 from graph.settings import Settings
+from storage.contract import StoreUnavailable
+from storage.open import redact
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -43,7 +45,7 @@ def serve(args: argparse.Namespace) -> int:
 
         app.on_startup.append(demo)
     logging.getLogger("lensgraph").info(
-        "LensGraph on http://%s:%d/graphql (database %s)", settings.host, settings.port, settings.database_url
+        "LensGraph on http://%s:%d/graphql (database %s)", settings.host, settings.port, redact(settings.database_url)
     )
     web.run_app(app, host=settings.host, port=settings.port, print=None, access_log=None)
     return 0
@@ -98,7 +100,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--output")
     p.set_defaults(func=schema)
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except StoreUnavailable as exc:
+        print(f"lensgraph: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 from resolvers.auth import Forbidden, Unauthorized
 from resolvers.errors import InputError, NotFound, Problem
-from storage.contract import Conflict
+from storage.contract import CommitConflict, Conflict
 from resolvers.live import SubscriberOverflow
 
 log = logging.getLogger("lensgraph.graphql")
@@ -43,6 +43,8 @@ def _code_for(error: GraphQLError) -> str:
         return original.code
     if isinstance(original, Conflict):
         return CONFLICT
+    if isinstance(original, CommitConflict):
+        return "UNAVAILABLE"
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
     if "tokens. Parsing aborted" in error.message:

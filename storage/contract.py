@@ -83,6 +83,14 @@ class Conflict(Exception):
     """A unique value (a project name, an idempotency key) is taken."""
 
 
+class StoreUnavailable(Exception):
+    """The database cannot be used; the message is one line naming the host, never the password."""
+
+
+class CommitConflict(Exception):
+    """A batch kept losing the race for its sessions to concurrent commits: retry later."""
+
+
 class Store(Protocol):
     async def start(self) -> None: ...
     async def close(self) -> None: ...

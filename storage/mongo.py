@@ -62,6 +62,7 @@ from pymongo.errors import (
 
 from storage.contract import (
     BatchPlan,
+    CommitConflict,
     CommitResult,
     Conflict,
     EventQuery,
@@ -69,6 +70,7 @@ from storage.contract import (
     PageResult,
     Planner,
     SessionQuery,
+    StoreUnavailable,
 )
 from storage.models import Agent, ApiKey, Event, IdempotentResponse, Project, Session
 from storage.search import normalize_term, search_text
@@ -146,14 +148,6 @@ INDEXES: dict[str, list[IndexModel]] = {
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.
 OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY)
-
-
-class StoreUnavailable(Exception):
-    """The database cannot be used; the message is one line naming the host, never the password."""
-
-
-class CommitConflict(Exception):
-    """A batch kept losing the race for its sessions to concurrent commits."""
 
 
 class _Conflict(Exception):

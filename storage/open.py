@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import urlparse, urlsplit, urlunsplit
 
 from storage.contract import Store
 
@@ -17,6 +17,15 @@ def sqlite_path(url: str) -> Path:
     if not raw:
         raise ValueError(f"no file path in database URL {parsed.scheme}://")
     return Path(raw)
+
+
+def redact(url: str) -> str:
+    """The URL as logs may show it: any password replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def open_store(url: str) -> Store:

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from graph.keys import RATE_HEADERS
 from resolvers.auth import Forbidden, Unauthorized
 from resolvers.errors import InputError, NotFound, Problem
-from storage.contract import Conflict
+from storage.contract import CommitConflict, Conflict
 
 log = logging.getLogger("lensgraph.rest")
 
@@ -113,6 +113,10 @@ def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
             return render(403, f"Forbidden: {exc}", [])
         except Conflict as exc:
             return render(409, str(exc), [])
+        except CommitConflict as exc:
+            response = render(503, f"Busy: {exc}; retry", [])
+            response.headers["Retry-After"] = "1"
+            return response
         except RateLimited as exc:
             response = render(429, str(exc), [])
             response.headers["Retry-After"] = exc.headers["Retry-After"]
