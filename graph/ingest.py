@@ -50,4 +50,4 @@ class IngestMutation:
             return InputValidationError(
                 message=str(exc), problems=[FieldProblem(path=p.path, message=p.message) for p in exc.problems]
             )
-        return IngestSuccess(ingested=len(result.events), events=[Event(doc=e) for e in result.events])
+        return IngestSuccess(ingested=len(result.events), events=[Event.of(e) for e in result.events])

@@ -63,7 +63,7 @@ class LiveSubscription:
         sub = ctx.services.bus.subscribe_events(ctx.project_id, flt)
         try:
             async for doc in sub:
-                yield Event(doc=doc)
+                yield Event.of(doc)
         except SubscriberOverflow as exc:
             yield overflow_error(exc)  # type: ignore[misc]
         finally:
@@ -78,7 +78,7 @@ class LiveSubscription:
         sub = ctx.services.bus.subscribe_sessions(ctx.project_id, flt)
         try:
             async for doc in sub:
-                yield Session(doc=doc)
+                yield Session.of(doc)
         except SubscriberOverflow as exc:
             yield overflow_error(exc)  # type: ignore[misc]
         finally:

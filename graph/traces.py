@@ -25,7 +25,7 @@ class TraceQuery:
     @strawberry.field(description="One session by id, or null.")
     async def session(self, info: Info[Context, None], id: strawberry.ID) -> Session | None:
         doc = await info.context.loaders.session.load(str(id))
-        return Session(doc=doc) if doc else None
+        return Session.of(doc) if doc else None
 
     @strawberry.field(description="Sessions, newest first.")
     async def sessions(
@@ -40,12 +40,12 @@ class TraceQuery:
         result = await ctx.services.store.find_sessions(ctx.project_id, session_query(filter), page)
         for doc in result.items:
             ctx.loaders.session.prime(doc.id, doc)
-        return to_connection(result, lambda d: Session(doc=d), session_key, after is not None)
+        return to_connection(result, Session.of, session_key, after is not None)
 
     @strawberry.field(description="One event by id, or null.")
     async def event(self, info: Info[Context, None], id: strawberry.ID) -> Event | None:
         doc = await info.context.loaders.event.load(str(id))
-        return Event(doc=doc) if doc else None
+        return Event.of(doc) if doc else None
 
     @strawberry.field(description="Events across sessions, oldest first unless order is DESC.")
     async def events(
@@ -59,7 +59,7 @@ class TraceQuery:
         ctx = info.context
         page = page_args(first, event_after(after), ctx.max_page, descending=order is SortOrder.DESC)
         result = await ctx.services.store.find_events(ctx.project_id, event_query(filter), page)
-        return to_connection(result, lambda d: Event(doc=d), event_key, after is not None)
+        return to_connection(result, Event.of, event_key, after is not None)
 
     @strawberry.field(description="One agent by id, or null.")
     async def agent(self, info: Info[Context, None], id: strawberry.ID) -> Agent | None:

@@ -60,8 +60,9 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+# Rows come from our own writes: model_construct skips re-validating payloads on every read.
 def _event(row: Sequence[Any]) -> Event:
-    return Event(
+    return Event.model_construct(
         project_id=row[0],
         id=row[1],
         session_id=row[2],
@@ -86,7 +87,7 @@ def _event(row: Sequence[Any]) -> Event:
 
 
 def _session(row: Sequence[Any]) -> Session:
-    return Session(
+    return Session.model_construct(
         project_id=row[0],
         id=row[1],
         agent_id=row[2],
@@ -111,7 +112,7 @@ def _session(row: Sequence[Any]) -> Session:
 
 
 def _agent(row: Sequence[Any]) -> Agent:
-    return Agent(
+    return Agent.model_construct(
         project_id=row[0], id=row[1], name=row[2], first_seen=from_ms(row[3]), last_seen=from_ms(row[4])
     )
 

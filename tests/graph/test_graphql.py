@@ -232,3 +232,22 @@ async def test_nested_queries_cost_a_constant_number_of_store_calls(api: Api) ->
         counts[n] = dict(api.store.calls)
     assert counts[1] == counts[100], counts
     assert sum(counts[100].values()) <= 6, counts[100]
+
+
+async def test_call_pairs_resolve_across_pages_and_top_level_events(api: Api) -> None:
+    """Pairs are found from the store when the page does not hold the whole session."""
+    await seed_trace(api)
+    partial = await api.data("""{ session(id: "s1") { events(first: 3, after: null) { pageInfo { hasNextPage }
+        nodes { type children { type } parent { type } session { id } } } } }""")
+    nodes = partial["session"]["events"]["nodes"]
+    assert partial["session"]["events"]["pageInfo"]["hasNextPage"] is True
+    assert [(n["type"], [c["type"] for c in n["children"]], (n["parent"] or {}).get("type")) for n in nodes] == [
+        ("session_started", [], None), ("llm_call", ["llm_response"], None), ("llm_response", [], "llm_call")]
+    top = await api.data('{ events(filter: {types: ["tool_response", "tool_error"]}) { nodes { type '
+                         "parent { type callId } session { id agent { name } } } } }")
+    assert [(n["type"], n["parent"]["callId"], n["session"]["agent"]["name"]) for n in top["events"]["nodes"]] == [
+        ("tool_response", "c1", "Bot"), ("tool_error", "c2", "Bot")]
+    filtered = await api.data('{ session(id: "s1") { events(filter: {types: ["tool_call"]}) { nodes { '
+                              "children { type } } } } }")
+    assert [[c["type"] for c in n["children"]] for n in filtered["session"]["events"]["nodes"]] == [
+        ["tool_response"], ["tool_error"]]
