@@ -95,7 +95,7 @@ def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tu
                 position += 1
                 e.position = position
         with T("5 rows (search_text + orjson.dumps)"):
-            rows = [store_sqlite._event_row(e) for e in plan.events]
+            rows = [store_sqlite._event_row(e, store_sqlite._prepare(e)) for e in plan.events]
             srows = [store_sqlite._session_row(s) for s in plan.sessions]
         for s in plan.sessions:
             current[s.id] = s
