@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -11,7 +12,7 @@ from strawberry.types import Info
 from graph.context import Context
 from graph.types.entities import Event, Session
 from graph.types.inputs import SessionStatusEnum
-from resolvers.live import EventFilter, SessionFilter, SubscriberOverflow
+from resolvers.live import EventFilter, SessionFilter, Subscription, SubscriberOverflow
 
 
 def overflow_error(exc: SubscriberOverflow) -> GraphQLError:
@@ -20,6 +21,15 @@ def overflow_error(exc: SubscriberOverflow) -> GraphQLError:
     Streamed results skip the operation extensions, so the error brings its code.
     """
     return GraphQLError(str(exc), extensions={"code": SubscriberOverflow.code})
+
+
+async def _deliver(sub: Subscription, wrap: Callable[[Any], Any]) -> AsyncGenerator[Any, None]:
+    """Wrapped documents until the subscriber overflows; then one error, and the end."""
+    try:
+        async for doc in sub:
+            yield wrap(doc)
+    except SubscriberOverflow as exc:
+        yield overflow_error(exc)
 
 
 @strawberry.input
@@ -59,27 +69,21 @@ class LiveSubscription:
         self, info: Info[Context, None], filter: LiveEventFilter | None = None
     ) -> AsyncGenerator[Event, None]:
         ctx = info.context
-        flt = filter.to_bus() if filter else EventFilter()
-        sub = ctx.services.bus.subscribe_events(ctx.project_id, flt)
+        sub = ctx.services.bus.subscribe_events(ctx.project_id, filter.to_bus() if filter else EventFilter())
         try:
-            async for doc in sub:
-                yield Event.of(doc)
-        except SubscriberOverflow as exc:
-            yield overflow_error(exc)  # type: ignore[misc]
+            async for item in _deliver(sub, Event.of):
+                yield item
         finally:
-            sub.close()
+            sub.close()  # at once when the client unsubscribes, not when the inner generator is collected
 
     @strawberry.subscription(description="A session's new state after each batch that changed it.")
     async def session_updated(
         self, info: Info[Context, None], filter: LiveSessionFilter | None = None
     ) -> AsyncGenerator[Session, None]:
         ctx = info.context
-        flt = filter.to_bus() if filter else SessionFilter()
-        sub = ctx.services.bus.subscribe_sessions(ctx.project_id, flt)
+        sub = ctx.services.bus.subscribe_sessions(ctx.project_id, filter.to_bus() if filter else SessionFilter())
         try:
-            async for doc in sub:
-                yield Session.of(doc)
-        except SubscriberOverflow as exc:
-            yield overflow_error(exc)  # type: ignore[misc]
+            async for item in _deliver(sub, Session.of):
+                yield item
         finally:
-            sub.close()
+            sub.close()  # at once when the client unsubscribes, not when the inner generator is collected

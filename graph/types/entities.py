@@ -118,10 +118,7 @@ class Event:
 
     @strawberry.field
     async def agent(self, info: Info[Context, None]) -> Agent | None:
-        if not self.doc.agent_id:
-            return None
-        doc = await info.context.loaders.agent.load(self.doc.agent_id)
-        return Agent(doc=doc) if doc else None
+        return await _agent_of(info, self.doc.agent_id)
 
     @strawberry.field(description="The call this event answers (a tool or LLM call with the same callId).")
     def parent(self, info: Info[Context, None]) -> Event | None:
@@ -146,6 +143,13 @@ class Event:
         related = await info.context.loaders.calls.load((self.doc.session_id, self.doc.call_id or ""))
         found = [Event.of(e) for e in related if keep(e)]
         return (found[0] if found else None) if first else found
+
+
+async def _agent_of(info: Info[Context, None], agent_id: str | None) -> Agent | None:
+    if not agent_id:
+        return None
+    doc = await info.context.loaders.agent.load(agent_id)
+    return Agent(doc=doc) if doc else None
 
 
 async def _session_of(pending: Awaitable[models.Session | None]) -> Session | None:
@@ -194,10 +198,7 @@ class Session:
 
     @strawberry.field
     async def agent(self, info: Info[Context, None]) -> Agent | None:
-        if not self.doc.agent_id:
-            return None
-        doc = await info.context.loaders.agent.load(self.doc.agent_id)
-        return Agent(doc=doc) if doc else None
+        return await _agent_of(info, self.doc.agent_id)
 
     @strawberry.field(description="The session's events, oldest first unless order is DESC.")
     async def events(

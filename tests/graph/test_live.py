@@ -255,3 +255,15 @@ async def test_sse_rejects_a_bad_last_event_id(api: Api) -> None:
     response = await api.client.get("/stream", headers={"Last-Event-ID": "yesterday"})
     assert response.status == 400
     assert "Last-Event-ID" in (await response.json())["error"]
+
+
+async def test_unsubscribing_leaves_the_bus_at_once(api: Api) -> None:
+    client = await GqlWs.connect(api)
+    await client.subscribe("1", "subscription { eventAdded { id } }")
+    await subscribed(api, 1)
+    await client.send({"id": "1", "type": "complete"})
+    bus = api.client.server.app[SERVICES].bus
+    async with asyncio.timeout(5):
+        while bus.subscriber_count:
+            await asyncio.sleep(0.01)
+    await client.ws.close()
