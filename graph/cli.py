@@ -10,6 +10,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pydantic import ValidationError
+
 from graph.settings import Settings
 from storage.contract import StoreUnavailable
 from storage.open import redact
@@ -102,6 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"lensgraph: invalid setting {name} (LENSGRAPH_{name.upper()}): {error['msg']}", file=sys.stderr)
+        return 2
     except StoreUnavailable as exc:
         print(f"lensgraph: {exc}", file=sys.stderr)
         return 1
