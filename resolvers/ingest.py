@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +24,18 @@ class Incoming:
 
 
 async def ingest(services: Services, project_id: str, items: Sequence[Incoming]) -> CommitResult:
-    """Store a batch atomically; publish what was new once it is committed."""
+    """Store a batch atomically; publish what was new once it is committed.
+
+    Shielded: a caller that goes away mid-commit must not leave a committed
+    batch unpublished.
+    """
+    return await asyncio.shield(_commit_and_publish(services, project_id, items))
+
+
+async def _commit_and_publish(services: Services, project_id: str, items: Sequence[Incoming]) -> CommitResult:
     planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None})
     result = await services.store.commit_batch(project_id, [i.event for i in items], planner)
-    if result.inserted:
+    if result.inserted:  # no await since the commit: publish order is commit order
         services.bus.publish_batch(project_id, result.inserted, result.sessions)
     return result
 

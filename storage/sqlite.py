@@ -1,18 +1,20 @@
 """The embedded default store: one SQLite file in WAL mode.
 
-One writer connection, serialized by a lock, runs every commit_batch as a
-single IMMEDIATE transaction; a small pool of read-only connections serves
-queries concurrently (WAL lets readers run beside the writer). aiosqlite runs
-each connection on its own thread, so the event loop never blocks on disk.
+One writer thread owns the write connection and runs every commit_batch as a
+single IMMEDIATE transaction; a small pool of read-only aiosqlite connections
+serves queries concurrently (WAL lets readers run beside the writer). Every
+connection works on its own thread, so the event loop never blocks on disk.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterable, Sequence
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import orjson
@@ -30,6 +32,8 @@ from storage.search import normalize_term, search_text
 from storage.sqlite_schema import DDL, SCHEMA_VERSION
 from storage.sqlite_tenancy import TenancyMixin
 from storage.timeutil import from_ms, to_ms
+
+T = TypeVar("T")
 
 CHUNK = 500  # ids per IN (...) list
 READERS = 4
@@ -246,28 +250,19 @@ class SQLiteStore(TenancyMixin):
     def __init__(self, path: Path | str, readers: int = READERS) -> None:
         self.path = Path(path)
         self._readers_wanted = readers
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: sqlite3.Connection | None = None
+        # One thread owns the write connection and runs each transaction whole, planner
+        # included: no hop back to a busy event loop between statements, and its FIFO
+        # queue is the single-writer order (completions resume callers in commit order).
+        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-writer")
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
-        self._write_lock = asyncio.Lock()
 
     # -- lifecycle ---------------------------------------------------------
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            "PRAGMA busy_timeout=10000",
-            "PRAGMA temp_store=MEMORY",
-            "PRAGMA cache_size=-65536",
-        ):
-            await self._writer.execute(pragma)
-        await self._writer.executescript(DDL)
-        await self._writer.execute(
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
-        )
+        await self._in_writer(self._open_writer)
         for _ in range(self._readers_wanted):
             conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
             await conn.execute("PRAGMA busy_timeout=10000")
@@ -275,13 +270,44 @@ class SQLiteStore(TenancyMixin):
             self._all_readers.append(conn)
             self._readers.put_nowait(conn)
 
+    def _open_writer(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in (
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA synchronous=NORMAL",
+            "PRAGMA busy_timeout=10000",
+            "PRAGMA temp_store=MEMORY",
+            "PRAGMA cache_size=-65536",
+        ):
+            conn.execute(pragma)
+        conn.executescript(DDL)
+        conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        self._writer = conn
+
     async def close(self) -> None:
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
         if self._writer is not None:
-            await self._writer.close()
+            await self._in_writer(self._writer.close)
             self._writer = None
+        self._write_thread.shutdown(wait=True)
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """On the writer thread: one IMMEDIATE transaction around work."""
+        db = self._writer
+        assert db is not None, "store not started"
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            out = work(db)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return out
 
     @contextlib.asynccontextmanager
     async def _reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -297,113 +323,94 @@ class SQLiteStore(TenancyMixin):
 
     async def _write(self, statements: list[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run statements in one write transaction; returns each one's changed-row count."""
-        db = self._writer
-        assert db is not None, "store not started"
-        async with self._write_lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                counts = []
-                for sql, args in statements:
-                    cursor = await db.execute(sql, args)
-                    counts.append(cursor.rowcount)
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
-        return counts
+        return await self._in_writer(
+            self._transaction, lambda db: [db.execute(sql, args).rowcount for sql, args in statements]
+        )
 
     # -- the one write -----------------------------------------------------
 
     async def commit_batch(self, project_id: str, events: list[Event], plan: Planner) -> CommitResult:
-        db = self._writer
-        assert db is not None, "store not started"
         prepared = {e.id: _prepare(e) for e in events}
-        async with self._write_lock:
-            await db.execute("BEGIN IMMEDIATE")
-            try:
-                existing: dict[str, Event] = {}
-                ids = list(dict.fromkeys(e.id for e in events))
-                for chunk in _chunks(ids):
-                    rows = await db.execute_fetchall(
-                        f"SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
-                        (project_id, *chunk),
-                    )
-                    existing.update((row[1], _event(row)) for row in rows)
-                fresh: list[Event] = []
-                seen: set[str] = set(existing)
-                for e in events:
-                    if e.id not in seen:
-                        seen.add(e.id)
-                        fresh.append(e)
-                if not fresh:
-                    await db.execute("COMMIT")
-                    return CommitResult(events=[existing[e.id] for e in events], sessions=[], inserted=[])
+        return await self._in_writer(
+            self._transaction, lambda db: self._commit(db, project_id, events, plan, prepared)
+        )
 
-                session_ids = list(dict.fromkeys(e.session_id for e in fresh))
-                current: dict[str, Session] = {}
-                for chunk in _chunks(session_ids):
-                    rows = await db.execute_fetchall(
-                        f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
-                        (project_id, *chunk),
-                    )
-                    current.update((row[1], _session(row)) for row in rows)
+    def _commit(
+        self,
+        db: sqlite3.Connection,
+        project_id: str,
+        events: list[Event],
+        plan: Planner,
+        prepared: dict[str, tuple[bytes, bytes, str]],
+    ) -> CommitResult:
+        existing: dict[str, Event] = {}
+        ids = list(dict.fromkeys(e.id for e in events))
+        for chunk in _chunks(ids):
+            rows = db.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
+                (project_id, *chunk),
+            ).fetchall()
+            existing.update((row[1], _event(row)) for row in rows)
+        fresh: list[Event] = []
+        seen: set[str] = set(existing)
+        for e in events:
+            if e.id not in seen:
+                seen.add(e.id)
+                fresh.append(e)
+        if not fresh:
+            return CommitResult(events=[existing[e.id] for e in events], sessions=[], inserted=[])
 
-                result = plan(current, fresh)
-                ((last,),) = await db.execute_fetchall("SELECT COALESCE(MAX(rowid), 0) FROM events")
-                for offset, event in enumerate(result.events, start=1):
-                    event.position = last + offset
+        session_ids = list(dict.fromkeys(e.session_id for e in fresh))
+        current: dict[str, Session] = {}
+        for chunk in _chunks(session_ids):
+            rows = db.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
+                (project_id, *chunk),
+            ).fetchall()
+            current.update((row[1], _session(row)) for row in rows)
 
-                await db.executemany(
-                    f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
-                    [_event_row(e, prepared[e.id]) for e in result.events],
-                )
-                await db.execute(
-                    "INSERT INTO events_fts (rowid, search_text)"
-                    " SELECT rowid, search_text FROM events WHERE rowid > ? AND rowid <= ?",
-                    (last, last + len(result.events)),
-                )
-                await db.executemany(
-                    f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({_marks(20)})"
-                    " ON CONFLICT (project_id, id) DO UPDATE SET "
-                    + ", ".join(
-                        f"{c.strip()} = excluded.{c.strip()}" for c in SESSION_COLUMNS.split(",")[2:]
-                    ),
-                    [_session_row(s) for s in result.sessions],
-                )
-                retagged = [
-                    s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])
-                ]
-                if retagged:
-                    await db.executemany(
-                        "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?",
-                        [(project_id, s.id) for s in retagged],
-                    )
-                    await db.executemany(
-                        "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id) VALUES (?, ?, ?)",
-                        [(project_id, tag, s.id) for s in retagged for tag in s.tags],
-                    )
-                if result.agents:
-                    await db.executemany(
-                        f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-                        " ON CONFLICT (project_id, id) DO UPDATE SET"
-                        " name = COALESCE(excluded.name, agents.name),"
-                        " first_seen = MIN(agents.first_seen, excluded.first_seen),"
-                        " last_seen = MAX(agents.last_seen, excluded.last_seen)",
-                        [
-                            (a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen))
-                            for a in result.agents
-                        ],
-                    )
-                await db.execute("COMMIT")
-            except BaseException:
-                await db.execute("ROLLBACK")
-                raise
+        result = plan(current, fresh)
+        ((last,),) = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchall()
+        for offset, event in enumerate(result.events, start=1):
+            event.position = last + offset
 
+        db.executemany(
+            f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
+            [_event_row(e, prepared[e.id]) for e in result.events],
+        )
+        db.execute(
+            "INSERT INTO events_fts (rowid, search_text) SELECT rowid, search_text FROM events"
+            " WHERE rowid > ? AND rowid <= ?",
+            (last, last + len(result.events)),
+        )
+        db.executemany(
+            f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({_marks(20)})"
+            " ON CONFLICT (project_id, id) DO UPDATE SET "
+            + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in SESSION_COLUMNS.split(",")[2:]),
+            [_session_row(s) for s in result.sessions],
+        )
+        retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
+        if retagged:
+            db.executemany(
+                "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?",
+                [(project_id, s.id) for s in retagged],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id) VALUES (?, ?, ?)",
+                [(project_id, tag, s.id) for s in retagged for tag in s.tags],
+            )
+        if result.agents:
+            db.executemany(
+                f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (project_id, id) DO UPDATE SET"
+                " name = COALESCE(excluded.name, agents.name),"
+                " first_seen = MIN(agents.first_seen, excluded.first_seen),"
+                " last_seen = MAX(agents.last_seen, excluded.last_seen)",
+                [(a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen)) for a in result.agents],
+            )
         stored = {e.id: e for e in result.events}
         stored.update(existing)
-        return CommitResult(
-            events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events
-        )
+        return CommitResult(events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events)
 
     # -- lookups by id -----------------------------------------------------
 
