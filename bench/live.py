@@ -51,11 +51,12 @@ async def wait_healthy(url: str, seconds: float = 30) -> None:
 
 
 async def subscriber(http: aiohttp.ClientSession, url: str, run: str, ready: asyncio.Event,
-                     counter: list[int], total: int, latencies: list[float], done: asyncio.Event) -> int:
+                     counter: list[int], total: int, latencies: list[float]) -> int:
     received = 0
     async with http.ws_connect(url.replace("http", "ws", 1) + "/graphql", protocols=["graphql-transport-ws"],
                                max_msg_size=0) as ws:
-        await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {os.environ.get('LENSGRAPH_API_KEY', '')}"}})
+        key = os.environ.get("LENSGRAPH_API_KEY", "")
+        await ws.send_json({"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"} if key else {}})
         await ws.receive_json()
         query = 'subscription($s: ID) { eventAdded(filter: {sessionId: $s}) { payload } }'
         await ws.send_json({"id": "1", "type": "subscribe",
@@ -84,14 +85,13 @@ async def main(args: argparse.Namespace) -> int:
     run = uuid.uuid4().hex[:8]
     total = int(args.rate * args.seconds)
     per_tick = max(1, args.batch)
-    interval = per_tick / args.rate
     latencies: list[float] = []
-    ready, done = asyncio.Event(), asyncio.Event()
+    ready = asyncio.Event()
     counter = [0, args.subscribers]
     connector = aiohttp.TCPConnector(limit=0)
     headers = {"Authorization": f"Bearer {os.environ['LENSGRAPH_API_KEY']}"} if os.environ.get("LENSGRAPH_API_KEY") else {}
     async with aiohttp.ClientSession(connector=connector) as http:
-        tasks = [asyncio.create_task(subscriber(http, args.url, run, ready, counter, total, latencies, done))
+        tasks = [asyncio.create_task(subscriber(http, args.url, run, ready, counter, total, latencies))
                  for _ in range(args.subscribers)]
         await asyncio.wait_for(ready.wait(), 60)
         await asyncio.sleep(0.5)  # subscriptions register after the subscribe message is handled

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from resolvers.auth import Forbidden, Principal, new_key, new_tracker_token
 from resolvers.errors import InputError, NotFound, Problem
 from resolvers.ids import new_id
 from resolvers.services import Services
-from storage.contract import Page, PageResult
+from storage.contract import Conflict, Page, PageResult
 from storage.models import Project
 from storage.timeutil import now_ms
 
@@ -51,10 +52,8 @@ async def ensure_default(services: Services, project_id: str) -> None:
     if not await services.store.projects_by_ids([project_id]):
         project = Project(project_id=project_id, id=project_id, name=project_id, created_at=now_ms(),
                           tracker_token=new_tracker_token())
-        try:
+        with contextlib.suppress(Conflict):  # another replica made it first
             await services.store.create_project(project)
-        except Exception:  # another replica made it first  # noqa: BLE001
-            pass
 
 
 async def create_project(services: Services, name: str, allowed_origins: list[str] | None = None) -> IssuedKey:

@@ -149,7 +149,7 @@ async def test_a_slow_subscriber_is_cut_off_while_a_fast_one_gets_everything(mak
     total = 240
 
     async def ingest() -> None:
-        for start in range(0, total, 20):
+        for _ in range(0, total, 20):
             await api.post_typed([typed("custom", {"type": "big", "data": blob}) for _ in range(20)])
 
     fast_task = asyncio.create_task(fast.collect(total, timeout=60))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from resolvers.chain import verify
 from resolvers.planner import BatchPlanner, Lifecycle
 from storage.contract import EventQuery, Page, SessionQuery
@@ -68,10 +70,8 @@ async def test_a_failing_plan_stores_nothing(store) -> None:
     def broken(current, events):
         raise RuntimeError("boom")
 
-    try:
+    with pytest.raises(RuntimeError, match="boom"):
         await store.commit_batch(P, [ev(1)], broken)
-    except RuntimeError:
-        pass
     assert await store.events_by_ids(P, ["s1-e0001"]) == []
     assert await store.sessions_by_ids(P, ["s1"]) == []
     await commit(store, [ev(1)])  # the store is still usable
