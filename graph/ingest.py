@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import orjson
 import strawberry
 from strawberry.types import Info
 
@@ -11,6 +12,7 @@ from graph.context import Context
 from graph.types.entities import Event
 from graph.types.inputs import EventInput
 from resolvers.errors import InputError
+from resolvers.idempotency import HEADER, Answer, fingerprint, once
 from resolvers.ingest import ingest_typed
 
 
@@ -42,12 +44,26 @@ class IngestMutation:
     @strawberry.mutation(description="Ingest a batch atomically: all events are stored, or none.")
     async def ingest_events(self, info: Info[Context, None], events: list[EventInput]) -> IngestEventsResult:
         ctx = info.context
+        wire = [e.as_wire() for e in events]
         try:
-            result = await ingest_typed(
-                ctx.services, ctx.project_id, [e.as_wire() for e in events], prefix="events"
+            key = ctx.request.headers.get(HEADER) if ctx.request is not None else None
+            if key is None:
+                result = await ingest_typed(ctx.services, ctx.project_id, wire, prefix="events")
+                return IngestSuccess(ingested=len(result.events), events=[Event.of(e) for e in result.events])
+
+            async def run() -> Answer:
+                result = await ingest_typed(ctx.services, ctx.project_id, wire, prefix="events")
+                return Answer(200, orjson.dumps([e.id for e in result.events]), "application/json")
+
+            # The answer remembered for a retry is the event ids; a replay reads the events back.
+            answer = await once(
+                ctx.services, ctx.project_id, key,
+                fingerprint(b"ingestEvents", orjson.dumps(wire, default=str, option=orjson.OPT_SORT_KEYS)), run,
             )
+            ids = orjson.loads(answer.body)
+            docs = {d.id: d for d in await ctx.services.store.events_by_ids(ctx.project_id, ids)}
+            return IngestSuccess(ingested=len(ids), events=[Event.of(docs[i]) for i in ids if i in docs])
         except InputError as exc:
             return InputValidationError(
                 message=str(exc), problems=[FieldProblem(path=p.path, message=p.message) for p in exc.problems]
             )
-        return IngestSuccess(ingested=len(result.events), events=[Event.of(e) for e in result.events])

@@ -272,3 +272,20 @@ async def test_idempotent_retries(make_api) -> None:
     assert (await api.get("/api/events"))["total"] == 4
     bad = await api.client.post("/api/events", json=body, headers={"Idempotency-Key": "x" * 300})
     assert bad.status == 400 and (await bad.json())["details"][0]["path"] == "Idempotency-Key"
+
+
+async def test_ingest_mutation_honours_idempotency_keys(api: Api) -> None:
+    mutation = """mutation($events: [EventInput!]!) { ingestEvents(events: $events) {
+        ... on IngestSuccess { ingested events { id hash } } } }"""
+    variables = {"events": [typed("custom", VALID["custom"]), typed("custom", {"type": "x", "data": 2})]}
+    answers = []
+    for _ in range(2):
+        resp = await api.client.post("/graphql", json={"query": mutation, "variables": variables},
+                                     headers={"Idempotency-Key": "gql-1"})
+        answers.append((await resp.json())["data"]["ingestEvents"])
+    assert answers[0] == answers[1] and answers[0]["ingested"] == 2
+    assert (await api.get("/api/events"))["total"] == 2
+    other = await api.client.post("/graphql", json={"query": mutation, "variables": {"events": variables["events"][:1]}},
+                                  headers={"Idempotency-Key": "gql-1"})
+    assert (await other.json())["errors"][0]["extensions"]["code"] == "CONFLICT"
+    assert (await api.get("/api/events"))["total"] == 2
