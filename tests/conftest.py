@@ -107,3 +107,10 @@ async def api(make_api: ApiFactory) -> Api:
 def typed(event_type: str, payload: dict, session: str = "s1", agent: str = "agent-1", **extra: Any) -> dict:
     """One event in the typed (seed 004) format."""
     return {"sessionId": session, "agentId": agent, "eventType": event_type, "payload": payload, **extra}
+
+
+def pytest_report_header() -> str:
+    # pytest reads this hook only from the root conftest: say which backends the contract suite covers.
+    from tests.storage.conftest import pytest_report_header as contract_backends
+
+    return contract_backends()
