@@ -1,0 +1,142 @@
+"""SQLite rows and models: the column lists and the conversions either way."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+
+from storage.models import Agent, Event, Session, SessionStatus
+from storage.search import search_text
+from storage.timeutil import from_ms, to_ms
+
+EVENT_COLUMNS = (
+    "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, prev_hash, hash, rowid"
+)
+# The rowid is assigned explicitly by the single writer, so it is the commit order.
+INSERT_EVENT_COLUMNS = (
+    "rowid, project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, search_text, prev_hash, hash"
+)
+SESSION_COLUMNS = (
+    "project_id, id, agent_id, agent_name, status, started_at, ended_at, last_event_at, metadata,"
+    " tags, event_count, error_count, tool_call_count, llm_call_count, tokens_in, tokens_out,"
+    " cost_nanos, processing_ms, chain_head, chain_seq"
+)
+AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
+
+
+# Rows come from our own writes: model_construct skips re-validating payloads on every read.
+def _event(row: Sequence[Any]) -> Event:
+    return Event.model_construct(
+        project_id=row[0],
+        id=row[1],
+        session_id=row[2],
+        agent_id=row[3],
+        type=row[4],
+        severity=row[5],
+        timestamp=from_ms(row[6]),
+        received_at=from_ms(row[7]),
+        seq=row[8],
+        call_id=row[9],
+        model=row[10],
+        tokens_in=row[11],
+        tokens_out=row[12],
+        duration_ms=row[13],
+        cost_nanos=row[14],
+        payload=orjson.loads(row[15]),
+        metadata=orjson.loads(row[16]),
+        prev_hash=row[17],
+        hash=row[18],
+        position=row[19],
+    )
+
+
+def _session(row: Sequence[Any]) -> Session:
+    return Session.model_construct(
+        project_id=row[0],
+        id=row[1],
+        agent_id=row[2],
+        agent_name=row[3],
+        status=SessionStatus(row[4]),
+        started_at=from_ms(row[5]),
+        ended_at=from_ms(row[6]),
+        last_event_at=from_ms(row[7]),
+        metadata=orjson.loads(row[8]),
+        tags=orjson.loads(row[9]),
+        event_count=row[10],
+        error_count=row[11],
+        tool_call_count=row[12],
+        llm_call_count=row[13],
+        tokens_in=row[14],
+        tokens_out=row[15],
+        cost_nanos=row[16],
+        processing_ms=row[17],
+        chain_head=row[18],
+        chain_seq=row[19],
+    )
+
+
+def _agent(row: Sequence[Any]) -> Agent:
+    return Agent.model_construct(
+        project_id=row[0], id=row[1], name=row[2], first_seen=from_ms(row[3]), last_seen=from_ms(row[4])
+    )
+
+
+def _prepare(e: Event) -> tuple[bytes, bytes, str]:
+    """The costly parts of an event's row, computed before the write lock."""
+    return orjson.dumps(e.payload), orjson.dumps(e.metadata), search_text(e.payload)
+
+
+def _event_row(e: Event, prepared: tuple[bytes, bytes, str]) -> tuple:
+    payload, metadata, text = prepared
+    return (
+        e.position,
+        e.project_id,
+        e.id,
+        e.session_id,
+        e.agent_id,
+        e.type,
+        e.severity,
+        to_ms(e.timestamp),
+        to_ms(e.received_at),
+        e.seq,
+        e.call_id,
+        e.model,
+        e.tokens_in,
+        e.tokens_out,
+        e.duration_ms,
+        e.cost_nanos,
+        payload,
+        metadata,
+        text,
+        e.prev_hash,
+        e.hash,
+    )
+
+
+def _session_row(s: Session) -> tuple:
+    return (
+        s.project_id,
+        s.id,
+        s.agent_id,
+        s.agent_name,
+        s.status.value,
+        to_ms(s.started_at),
+        to_ms(s.ended_at) if s.ended_at else None,
+        to_ms(s.last_event_at) if s.last_event_at else None,
+        orjson.dumps(s.metadata),
+        orjson.dumps(s.tags),
+        s.event_count,
+        s.error_count,
+        s.tool_call_count,
+        s.llm_call_count,
+        s.tokens_in,
+        s.tokens_out,
+        s.cost_nanos,
+        s.processing_ms,
+        s.chain_head,
+        s.chain_seq,
+    )
