@@ -58,6 +58,9 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--pyspy-native", action="store_true", help="py-spy --native: C frames too (pauses the server to sample)"
     )
+    g.add_argument(
+        "--pyspy-idle", action="store_true", help="py-spy --idle: sample waiting threads too (where the time goes, not only the CPU)"
+    )
     g.add_argument("--pyspy-rate", type=int, default=200, help="py-spy samples per second (default %(default)s)")
     g.add_argument(
         "--api-key",
@@ -277,6 +280,7 @@ class Server:
             "--rate", str(self.args.pyspy_rate), "--threads",
         ]  # fmt: skip
         cmd += ["--native"] if self.args.pyspy_native else ["--nonblocking"]
+        cmd += ["--idle"] if self.args.pyspy_idle else []
         print(f"# py-spy: {shlex.join(cmd)}")
         sys.stdout.flush()
         self._spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

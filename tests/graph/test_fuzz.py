@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import threading
 import urllib.error
 import urllib.parse
@@ -24,8 +25,11 @@ from graph.app import create_app
 from graph.settings import Settings
 from tests.payloads import VALID
 
+# LENSGRAPH_FUZZ_EXAMPLES raises the count for a longer hunt (1500 each ran clean).
 EXAMPLES = settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=int(os.environ.get("LENSGRAPH_FUZZ_EXAMPLES", "120")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 
