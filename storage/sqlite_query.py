@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from storage.contract import EventQuery, Page, SessionQuery
@@ -25,23 +26,38 @@ def _prefixed(columns: str, alias: str) -> str:
     return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
-def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
-    where, args = ["e.project_id = ?"], [project_id]
-    for column, values in (
-        ("e.session_id", q.session_ids),
-        ("e.agent_id", q.agent_ids),
-        ("e.type", q.types),
-        ("e.severity", q.severities),
-    ):
+def _match_any(
+    where: list[str], args: list[Any], filters: Iterable[tuple[str, Sequence[str] | None]]
+) -> None:
+    """column IN (...) for each filter given; an empty list matches nothing."""
+    for column, values in filters:
         if values is not None:
             where.append(f"{column} IN ({_marks(len(values))})" if values else "0")
             args.extend(values)
-    if q.since is not None:
-        where.append("e.ts >= ?")
-        args.append(to_ms(q.since))
-    if q.until is not None:
-        where.append("e.ts <= ?")
-        args.append(to_ms(q.until))
+
+
+def _between(where: list[str], args: list[Any], column: str, since: datetime | None, until: datetime | None) -> None:
+    if since is not None:
+        where.append(f"{column} >= ?")
+        args.append(to_ms(since))
+    if until is not None:
+        where.append(f"{column} <= ?")
+        args.append(to_ms(until))
+
+
+def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
+    where, args = ["e.project_id = ?"], [project_id]
+    _match_any(
+        where,
+        args,
+        (
+            ("e.session_id", q.session_ids),
+            ("e.agent_id", q.agent_ids),
+            ("e.type", q.types),
+            ("e.severity", q.severities),
+        ),
+    )
+    _between(where, args, "e.ts", q.since, q.until)
     if q.search:
         term = normalize_term(q.search)
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -58,16 +74,8 @@ def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
 
 def _session_where(project_id: str, q: SessionQuery) -> tuple[list[str], list[Any]]:
     where, args = ["s.project_id = ?"], [project_id]
-    for column, values in (("s.agent_id", q.agent_ids), ("s.status", q.statuses)):
-        if values is not None:
-            where.append(f"{column} IN ({_marks(len(values))})" if values else "0")
-            args.extend(values)
-    if q.since is not None:
-        where.append("s.started_at >= ?")
-        args.append(to_ms(q.since))
-    if q.until is not None:
-        where.append("s.started_at <= ?")
-        args.append(to_ms(q.until))
+    _match_any(where, args, (("s.agent_id", q.agent_ids), ("s.status", q.statuses)))
+    _between(where, args, "s.started_at", q.since, q.until)
     for tag in q.tags or ():
         where.append(
             "s.id IN (SELECT session_id FROM session_tags WHERE project_id = s.project_id AND tag = ?)"
