@@ -58,9 +58,9 @@ def stage_timer() -> tuple[dict[str, float], Any]:
 
 
 def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tuple[dict[str, float], list[list[tuple]], list[list[tuple]]]:
-    from resolvers.event_types import to_event, validate_events
-    from resolvers.ingest import Incoming
-    from resolvers.planner import BatchPlanner
+    from resolvers.traces.event_types import to_event, validate_events
+    from resolvers.traces.ingest import Incoming
+    from resolvers.traces.planner import BatchPlanner
     from storage import sqlite as store_sqlite
     from storage.timeutil import now_ms
 
@@ -82,7 +82,7 @@ def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tu
                 received = now_ms()
                 items = [Incoming(*to_event(project, item, payload, received)) for item, payload in validated]
         else:
-            from graph.rest.agentlens import translate
+            from graph.rest.agentlens.handlers import translate
 
             with T("2+3 translate (pydantic + Event model)"):
                 items = translate(project, data["events"], now_ms(), 10_000)
@@ -125,7 +125,7 @@ def variant_ddl(ddl: str, variant: str) -> str:
 
 def sqlite_write(variant: str, event_rows: list[list[tuple]], session_rows: list[list[tuple]], project: str) -> dict[str, float]:
     from storage import sqlite as store_sqlite
-    from storage.sqlite_schema import DDL
+    from storage.sqlite.migrations import DDL
 
     ev_cols = getattr(store_sqlite, "INSERT_EVENT_COLUMNS", None) or store_sqlite.EVENT_COLUMNS.replace(
         "prev_hash", "search_text, prev_hash"
@@ -186,10 +186,10 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
     """The real SQLiteStore.commit_batch, one batch at a time (planner and aiosqlite hops included)."""
     import asyncio
 
-    from resolvers.event_types import to_event, validate_events
-    from resolvers.ingest import Incoming
-    from resolvers.planner import BatchPlanner
-    from storage.sqlite import SQLiteStore
+    from resolvers.traces.event_types import to_event, validate_events
+    from resolvers.traces.ingest import Incoming
+    from resolvers.traces.planner import BatchPlanner
+    from storage.sqlite.store import SQLiteStore
     from storage.timeutil import now_ms
 
     def items_of(body: bytes) -> list[Any]:
@@ -197,7 +197,7 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
         if fmt == "typed":
             received = now_ms()
             return [Incoming(*to_event(project, i, pl, received)) for i, pl in validate_events(data["events"], max_events=10_000)]
-        from graph.rest.agentlens import translate
+        from graph.rest.agentlens.handlers import translate
 
         return translate(project, data["events"], now_ms(), 10_000)
 
@@ -211,7 +211,7 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
                     items = items_of(body)  # untimed
                     planner = BatchPlanner(project, {i.event.id: i.hint for i in items if i.hint is not None})
                     t0 = time.perf_counter()
-                    await store.commit_batch(project, [i.event for i in items], planner)
+                    await store.traces.commit_batch(project, [i.event for i in items], planner)
                     spent += time.perf_counter() - t0
             finally:
                 await store.close()

@@ -1,7 +1,8 @@
-"""Persistence: documents, the Store contract and its backends."""
+"""Persistence: documents (models/), one contract per domain (contract/), and the SQLite and MongoDB backends."""
 
 from storage.contract import (
     BatchPlan,
+    Claim,
     CommitResult,
     EventQuery,
     Page,
@@ -14,17 +15,6 @@ from storage.models import Agent, Event, Session, SessionStatus
 from storage.open import open_store
 
 __all__ = [
-    "Agent",
-    "BatchPlan",
-    "CommitResult",
-    "Event",
-    "EventQuery",
-    "Page",
-    "PageResult",
-    "Planner",
-    "Session",
-    "SessionQuery",
-    "SessionStatus",
-    "Store",
-    "open_store",
+    "Agent", "BatchPlan", "Claim", "CommitResult", "Event", "EventQuery", "Page", "PageResult", "Planner",
+    "Session", "SessionQuery", "SessionStatus", "Store", "open_store",
 ]

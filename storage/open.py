@@ -8,6 +8,10 @@ from urllib.parse import urlparse, urlsplit, urlunsplit
 from storage.contract import Store
 
 
+class UnsupportedDatabase(ValueError):
+    """The URL names no backend LensGraph has."""
+
+
 def sqlite_path(url: str) -> Path:
     parsed = urlparse(url)
     # sqlite:///./data/x.db -> ./data/x.db ; sqlite:////abs/x.db -> /abs/x.db
@@ -15,7 +19,7 @@ def sqlite_path(url: str) -> Path:
     if raw.startswith("/"):
         raw = raw[1:]
     if not raw:
-        raise ValueError(f"no file path in database URL {parsed.scheme}://")
+        raise UnsupportedDatabase(f"no file path in database URL {parsed.scheme}://")
     return Path(raw)
 
 
@@ -31,11 +35,13 @@ def redact(url: str) -> str:
 def open_store(url: str) -> Store:
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
-        from storage.sqlite import SQLiteStore
+        from storage.sqlite.store import SQLiteStore
 
         return SQLiteStore(sqlite_path(url))
     if scheme in ("mongodb", "mongodb+srv"):
-        from storage.mongo import MongoStore
+        from storage.mongo.store import MongoStore
 
         return MongoStore(url)
-    raise ValueError(f"unsupported database URL scheme {scheme!r}: use sqlite:/// or mongodb://")
+    raise UnsupportedDatabase(
+        f"unsupported database URL {redact(url)!r}: use sqlite:///path/to/file.db or mongodb://host/db"
+    )

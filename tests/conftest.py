@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from graph.app import create_app
-from graph.settings import Settings
-from storage.sqlite import SQLiteStore
+from graph.app.factory import create_app
+from graph.app.settings import Settings
+from storage.sqlite.store import SQLiteStore
 
 
 class CountingStore:

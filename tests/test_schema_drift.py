@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from graph.schema import export_sdl
+from graph.schema.build import export_sdl
 
 SCHEMA_FILE = Path(__file__).resolve().parent.parent / "schema.graphql"
 

@@ -15,12 +15,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from graph.keys import PROJECT, SERVICES
-from graph.rest.agentlens_server import event_json
-from graph.rest.common import query_list
-from resolvers.errors import InputError, Problem
-from resolvers.live import SubscriberOverflow
-from resolvers.stream import StreamFilter, follow
+from graph.rest.keys import PROJECT, SERVICES
+from graph.rest.http import query_list
+from resolvers.core.errors import InputError, Problem
+from resolvers.live.bus import SubscriberOverflow
+from resolvers.live.stream import StreamFilter, follow
 from storage.models import Event
 
 log = logging.getLogger("lensgraph.sse")
@@ -56,7 +55,10 @@ async def stream_events(
     )
     await response.prepare(request)
     await response.write(b"retry: 2000\n\n")
-    heartbeat = asyncio.create_task(_heartbeat(response, request.config_dict.get(HEARTBEAT, DEFAULT_HEARTBEAT_SECONDS)))
+    every = request.config_dict.get(HEARTBEAT, DEFAULT_HEARTBEAT_SECONDS)
+    handler = asyncio.current_task()
+    assert handler is not None
+    heartbeat = asyncio.create_task(_heartbeat(response, every, handler))
     try:
         async for event in follow(services, request[PROJECT], flt, after):
             await response.write(b"id: %d\ndata: %s\n\n" % (event.position, orjson.dumps(render(event))))
@@ -64,19 +66,24 @@ async def stream_events(
         error = {"code": SubscriberOverflow.code, "message": str(exc)}
         with contextlib.suppress(ConnectionError):
             await response.write(b"event: error\ndata: %s\n\n" % orjson.dumps(error))
-    except ConnectionError:
+    except (ConnectionError, asyncio.CancelledError):
+        # The client went away (a failed write here or in the heartbeat, or aiohttp cancelling the
+        # handler): follow()'s cleanup has already left the bus.
         log.debug("SSE client went away")
     finally:
         heartbeat.cancel()
     return response
 
 
-async def _heartbeat(response: web.StreamResponse, every: float) -> None:
-    # A comment line keeps proxies from closing an idle stream and detects dead clients.
-    with contextlib.suppress(ConnectionError):
+async def _heartbeat(response: web.StreamResponse, every: float, handler: asyncio.Task[object]) -> None:
+    """A comment line keeps proxies from closing an idle stream; a failed write means the client left,
+    so the handler waiting for the next event is stopped at once rather than at that event."""
+    try:
         while True:
             await asyncio.sleep(every)
             await response.write(b": keep-alive\n\n")
+    except ConnectionError:
+        handler.cancel()
 
 
 def stream_filter(request: web.Request, type_param: str, session_param: str, agent_param: str) -> StreamFilter:
@@ -86,9 +93,3 @@ def stream_filter(request: web.Request, type_param: str, session_param: str, age
         types=query_list(request, type_param),
         severities=query_list(request, "severity"),
     )
-
-
-async def graphql_stream(request: web.Request) -> web.StreamResponse:
-    """GET /stream: the eventAdded subscription as SSE, with the same filters."""
-    flt = stream_filter(request, "types", "sessionId", "agentId")
-    return await stream_events(request, flt, event_json)

@@ -21,8 +21,8 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from graph.app import create_app
-from graph.settings import Settings
+from graph.app.factory import create_app
+from graph.app.settings import Settings
 from tests.payloads import VALID
 
 # LENSGRAPH_FUZZ_EXAMPLES raises the count for a longer hunt (1500 each ran clean).

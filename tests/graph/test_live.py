@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from graph.keys import SERVICES
+from graph.rest.keys import SERVICES
 from tests.conftest import Api, typed
 from tests.payloads import VALID
 

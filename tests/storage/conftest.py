@@ -18,8 +18,8 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from pymongo import AsyncMongoClient
 
-from storage.mongo import MongoStore
-from storage.sqlite import SQLiteStore
+from storage.mongo.store import MongoStore
+from storage.sqlite.store import SQLiteStore
 from tests.storage.mongomock_async import AsyncMongomockClient
 
 MONGODB_URL_ENV = "LENSGRAPH_TEST_MONGODB_URL"

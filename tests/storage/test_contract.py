@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from resolvers.chain import verify
-from resolvers.planner import BatchPlanner, Lifecycle
+from resolvers.traces.chain import verify
+from resolvers.traces.planner import BatchPlanner, Lifecycle
 from storage.contract import EventQuery, Page, SessionQuery
 from storage.models import Event, SessionStatus
 
@@ -31,22 +31,22 @@ def ev(i: int, session: str = "s1", type_: str = "custom", **kw) -> Event:
 
 
 async def commit(store, events, project=P, hints=None):
-    return await store.commit_batch(project, events, BatchPlanner(project, hints or {}))
+    return await store.traces.commit_batch(project, events, BatchPlanner(project, hints or {}))
 
 
 async def test_commit_and_read_back(store) -> None:
     result = await commit(store, [ev(i) for i in range(5)], hints={"s1-e0000": Lifecycle(agent_name="Agent")})
     assert [e.seq for e in result.events] == [1, 2, 3, 4, 5]
     assert len(result.inserted) == 5
-    (session,) = await store.sessions_by_ids(P, ["s1"])
+    (session,) = await store.traces.sessions_by_ids(P, ["s1"])
     assert (session.event_count, session.chain_seq, session.agent_name) == (5, 5, "Agent")
     assert session.chain_head == result.events[-1].hash
-    events = await store.events_by_ids(P, ["s1-e0002", "missing"])
+    events = await store.traces.events_by_ids(P, ["s1-e0002", "missing"])
     assert [(e.id, e.payload, e.timestamp) for e in events] == [("s1-e0002", {"i": 2, "text": "item number 2"},
                                                                    T0 + timedelta(seconds=2))]
-    (agent,) = await store.agents_by_ids(P, ["agent"])
+    (agent,) = await store.traces.agents_by_ids(P, ["agent"])
     assert agent.name == "Agent"
-    assert verify(await store.session_chain(P, "s1"))
+    assert verify(await store.traces.session_chain(P, "s1"))
 
 
 async def test_duplicate_ids_are_not_stored_twice(store) -> None:
@@ -54,14 +54,14 @@ async def test_duplicate_ids_are_not_stored_twice(store) -> None:
     again = await commit(store, [ev(2), ev(3), ev(3)])
     assert [e.id for e in again.inserted] == ["s1-e0003"]
     assert again.events[0].hash == first.events[1].hash
-    (session,) = await store.sessions_by_ids(P, ["s1"])
+    (session,) = await store.traces.sessions_by_ids(P, ["s1"])
     assert session.event_count == 3
-    assert verify(await store.session_chain(P, "s1"))
+    assert verify(await store.traces.session_chain(P, "s1"))
 
 
 async def test_concurrent_commits_chain_in_one_line(store) -> None:
     await asyncio.gather(*(commit(store, [ev(b * 100 + i) for i in range(20)]) for b in range(10)))
-    chain = await store.session_chain(P, "s1")
+    chain = await store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 201))
     assert verify(chain)
 
@@ -71,21 +71,21 @@ async def test_a_failing_plan_stores_nothing(store) -> None:
         raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError, match="boom"):
-        await store.commit_batch(P, [ev(1)], broken)
-    assert await store.events_by_ids(P, ["s1-e0001"]) == []
-    assert await store.sessions_by_ids(P, ["s1"]) == []
+        await store.traces.commit_batch(P, [ev(1)], broken)
+    assert await store.traces.events_by_ids(P, ["s1-e0001"]) == []
+    assert await store.traces.sessions_by_ids(P, ["s1"]) == []
     await commit(store, [ev(1)])  # the store is still usable
-    assert len(await store.events_by_ids(P, ["s1-e0001"])) == 1
+    assert len(await store.traces.events_by_ids(P, ["s1-e0001"])) == 1
 
 
 async def test_projects_never_see_each_other(store) -> None:
     await commit(store, [ev(1, project_id="a")], project="a")
     await commit(store, [ev(1, session="s2", project_id="b")], project="b")
-    assert await store.events_by_ids("b", ["s1-e0001"]) == []
-    assert await store.sessions_by_ids("b", ["s1"]) == []
-    assert (await store.find_events("b", EventQuery(), Page())).total == 1
-    assert (await store.find_sessions("a", SessionQuery(), Page())).total == 1
-    assert await store.session_chain("b", "s1") == []
+    assert await store.traces.events_by_ids("b", ["s1-e0001"]) == []
+    assert await store.traces.sessions_by_ids("b", ["s1"]) == []
+    assert (await store.traces.find_events("b", EventQuery(), Page())).total == 1
+    assert (await store.traces.find_sessions("a", SessionQuery(), Page())).total == 1
+    assert await store.traces.session_chain("b", "s1") == []
 
 
 async def test_event_queries(store) -> None:
@@ -94,9 +94,9 @@ async def test_event_queries(store) -> None:
     await commit(store, [ev(i, session="s2", agent_id="other") for i in range(3)])
 
     async def ids(query=EventQuery(), **page):
-        return [e.id for e in (await store.find_events(P, query, Page(**page))).items]
+        return [e.id for e in (await store.traces.find_events(P, query, Page(**page))).items]
 
-    everything = await store.find_events(P, EventQuery(), Page(limit=100))
+    everything = await store.traces.find_events(P, EventQuery(), Page(limit=100))
     assert everything.total == 13 and not everything.has_more
     assert await ids(EventQuery(types=("tool_call",)), limit=2) == ["s1-e0001", "s1-e0003"]
     assert await ids(EventQuery(severities=("error",))) == ["s1-e0003"]
@@ -106,10 +106,10 @@ async def test_event_queries(store) -> None:
     assert await ids(EventQuery(search="NUMBER 7")) == ["s1-e0007"]
     assert await ids(EventQuery(search="r 1")) == ["s1-e0001", "s2-e0001"]
     assert await ids(EventQuery(types=())) == []
-    page = await store.find_events(P, EventQuery(session_ids=("s1",)), Page(limit=3, offset=8))
+    page = await store.traces.find_events(P, EventQuery(session_ids=("s1",)), Page(limit=3, offset=8))
     assert ([e.id for e in page.items], page.total, page.has_more) == (["s1-e0008", "s1-e0009"], 10, False)
     # order is (timestamp, session, seq): s1 and s2 interleave second by second
-    first = (await store.find_events(P, EventQuery(), Page(limit=4))).items
+    first = (await store.traces.find_events(P, EventQuery(), Page(limit=4))).items
     assert [e.id for e in first] == ["s1-e0000", "s2-e0000", "s1-e0001", "s2-e0001"]
     last = first[-1]
     assert await ids(after=(last.timestamp, last.session_id, last.seq), limit=2) == ["s1-e0002", "s2-e0002"]
@@ -117,20 +117,20 @@ async def test_event_queries(store) -> None:
 
 async def test_grouped_reads_for_dataloaders(store) -> None:
     await commit(store, [ev(i, session="a") for i in range(5)] + [ev(i, session="b") for i in range(2)])
-    grouped = await store.events_for_sessions(P, ["a", "b", "none"], EventQuery(), Page(limit=3))
+    grouped = await store.traces.events_for_sessions(P, ["a", "b", "none"], EventQuery(), Page(limit=3))
     assert [(k, len(v.items), v.total, v.has_more) for k, v in sorted(grouped.items())] == [
         ("a", 3, 5, True), ("b", 2, 2, False), ("none", 0, 0, False)]
     assert [e.id for e in grouped["a"].items] == ["a-e0000", "a-e0001", "a-e0002"]
-    newest = await store.events_for_sessions(P, ["a"], EventQuery(), Page(limit=2, descending=True))
+    newest = await store.traces.events_for_sessions(P, ["a"], EventQuery(), Page(limit=2, descending=True))
     assert [e.id for e in newest["a"].items] == ["a-e0004", "a-e0003"]
-    by_agent = await store.sessions_for_agents(P, ["agent", "nobody"], SessionQuery(), Page(limit=10))
+    by_agent = await store.traces.sessions_for_agents(P, ["agent", "nobody"], SessionQuery(), Page(limit=10))
     assert by_agent["agent"].total == 2 and by_agent["nobody"].total == 0
 
 
 async def test_calls_pair_by_session_and_call_id(store) -> None:
     await commit(store, [ev(1, type_="tool_call", call_id="c1"), ev(2, type_="tool_response", call_id="c1"),
                          ev(3, session="s2", type_="tool_response", call_id="c1")])
-    found = await store.events_by_call_ids(P, [("s1", "c1")])
+    found = await store.traces.events_by_call_ids(P, [("s1", "c1")])
     assert sorted(e.type for e in found) == ["tool_call", "tool_response"]
 
 
@@ -140,11 +140,11 @@ async def test_session_queries(store) -> None:
     await commit(store, [ev(5, "s1", "session_ended")], hints={"s1-e0005": Lifecycle(end_status=SessionStatus.ERROR)})
 
     async def ids(**q):
-        return [s.id for s in (await store.find_sessions(P, SessionQuery(**q), Page(descending=True))).items]
+        return [s.id for s in (await store.traces.find_sessions(P, SessionQuery(**q), Page(descending=True))).items]
 
     assert await ids(tags=("y",)) == ["s2", "s1"]
     assert await ids(tags=("x", "y")) == ["s1"]
     assert await ids(statuses=("error",)) == ["s1"]
     assert await ids(agent_ids=("b",)) == ["s2"]
-    (s1,) = await store.sessions_by_ids(P, ["s1"])
+    (s1,) = await store.traces.sessions_by_ids(P, ["s1"])
     assert (s1.status, s1.ended_at) == (SessionStatus.ERROR, T0 + timedelta(seconds=5))

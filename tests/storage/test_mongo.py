@@ -19,14 +19,14 @@ import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import AutoReconnect
 
-from resolvers.chain import verify
-from resolvers.live import EventFilter, LocalBus, SessionFilter
-from resolvers.live_mongo import ChangeStreamBus, choose_bus
-from resolvers.planner import BatchPlanner, Lifecycle
+from resolvers.traces.chain import verify
+from resolvers.live.bus import EventFilter, LocalBus, SessionFilter
+from resolvers.live.feed import ChangeStreamBus, choose_bus
+from resolvers.traces.planner import BatchPlanner, Lifecycle
 from storage.contract import Conflict, EventQuery, Page, SessionQuery
 from storage.models import ApiKey, Event, IdempotentResponse, Project, Session, SessionStatus
-from storage.mongo import INDEXES, MongoStore, StoreUnavailable
-from storage.sqlite import SQLiteStore
+from storage.mongo.store import INDEXES, MongoStore, StoreUnavailable
+from storage.sqlite.store import SQLiteStore
 from storage.timeutil import now_ms
 from tests.storage.conftest import MONGODB_URL, mongomock_store, with_database
 from tests.storage.mongomock_async import AsyncMongomockClient
@@ -175,12 +175,12 @@ async def test_concurrent_batches_on_one_session_retry_into_one_chain(
     CountingPlanner.calls = 0
     batches = [[ev(b * 10 + i) for i in range(5)] for b in range(2)]
     results = await asyncio.gather(
-        *(store.commit_batch(P, b, CountingPlanner(P)) for store, b in zip((mock_store, other_process), batches))
+        *(store.traces.commit_batch(P, b, CountingPlanner(P)) for store, b in zip((mock_store, other_process), batches))
     )
     assert CountingPlanner.calls > 2, "the two commits never conflicted: the test proves nothing"
-    chain = await mock_store.session_chain(P, "s1")
+    chain = await mock_store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 11)) and verify(chain)
-    (session,) = await mock_store.sessions_by_ids(P, ["s1"])
+    (session,) = await mock_store.traces.sessions_by_ids(P, ["s1"])
     assert (session.event_count, session.chain_head) == (10, chain[-1].hash)
     assert sorted(e.id for r in results for e in r.inserted) == sorted(e.id for b in batches for e in b)
     assert sorted(e.position for e in chain) == sorted({e.position for e in chain})
@@ -198,21 +198,21 @@ async def _crash_after_session_commit(
 
     monkeypatch.setattr(events, "insert_many", lost_connection)
     with pytest.raises(AutoReconnect):
-        await store.commit_batch(P, batch, BatchPlanner(P))
-    (session,) = await store.sessions_by_ids(P, ["s1"])
+        await store.traces.commit_batch(P, batch, BatchPlanner(P))
+    (session,) = await store.traces.sessions_by_ids(P, ["s1"])
     assert session.chain_seq == len(batch)  # committed, but its events are not stored yet
-    assert await store.session_chain(P, "s1") == []
+    assert await store.traces.session_chain(P, "s1") == []
 
 
 async def test_a_retry_completes_a_batch_cut_off_mid_commit(
     mock_store: MongoStore, mock_client: AsyncMongomockClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _crash_after_session_commit(mock_store, mock_client, monkeypatch, [ev(i) for i in range(3)])
-    retry = await mock_store.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P))
+    retry = await mock_store.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P))
     assert retry.inserted == [] and [e.seq for e in retry.events] == [1, 2, 3]
-    chain = await mock_store.session_chain(P, "s1")
+    chain = await mock_store.traces.session_chain(P, "s1")
     assert [e.id for e in chain] == ["s1-e0000", "s1-e0001", "s1-e0002"] and verify(chain)
-    (session,) = await mock_store.sessions_by_ids(P, ["s1"])
+    (session,) = await mock_store.traces.sessions_by_ids(P, ["s1"])
     assert session.event_count == 3
 
 
@@ -220,8 +220,8 @@ async def test_the_next_batch_completes_a_batch_cut_off_mid_commit(
     mock_store: MongoStore, mock_client: AsyncMongomockClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await _crash_after_session_commit(mock_store, mock_client, monkeypatch, [ev(i) for i in range(3)])
-    await mock_store.commit_batch(P, [ev(3)], BatchPlanner(P))
-    chain = await mock_store.session_chain(P, "s1")
+    await mock_store.traces.commit_batch(P, [ev(3)], BatchPlanner(P))
+    chain = await mock_store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == [1, 2, 3, 4] and verify(chain)
 
 
@@ -237,14 +237,14 @@ async def _load(store: Any) -> None:
     first = [ev(0, "s1", "session_started", agent_id="alpha"), ev(0, "s2", "session_started", agent_id="beta")]
     first += [ev(i, "s1", "tool_call" if i % 2 else "llm_call", call_id=f"c{i // 2}", agent_id="alpha",
                  tokens_in=i, cost_nanos=i * 1000, duration_ms=i / 4) for i in range(1, 8)]
-    await store.commit_batch(P, first, BatchPlanner(P, hints))
+    await store.traces.commit_batch(P, first, BatchPlanner(P, hints))
     # Same timestamps across sessions: the (timestamp, session_id, seq) tie-break matters.
     second = [ev(i, "s2", "tool_response" if i % 2 else "error", severity="error" if i == 4 else "info",
                  call_id=f"c{i // 2}", agent_id="beta") for i in range(1, 9)]
     second += [ev(i, "s3", agent_id="alpha", second=5) for i in range(4)]
     second += [ev(11, "s1", "session_ended", agent_id="alpha")]
-    await store.commit_batch(P, second, BatchPlanner(P, hints))
-    await store.commit_batch("other", [ev(1, "s1").model_copy(update={"project_id": "other"})], BatchPlanner("other"))
+    await store.traces.commit_batch(P, second, BatchPlanner(P, hints))
+    await store.traces.commit_batch("other", [ev(1, "s1").model_copy(update={"project_id": "other"})], BatchPlanner("other"))
 
 
 def _dump(result: Any) -> Any:
@@ -259,9 +259,9 @@ def _dump(result: Any) -> Any:
 
 async def _answers(store: Any, now: datetime) -> list[Any]:
     await _load(store)
-    all_events = (await store.find_events(P, EventQuery(), Page(limit=100))).items
-    all_sessions = (await store.find_sessions(P, SessionQuery(), Page(limit=100))).items
-    agents = (await store.find_agents(P, Page(limit=100))).items
+    all_events = (await store.traces.find_events(P, EventQuery(), Page(limit=100))).items
+    all_sessions = (await store.traces.find_sessions(P, SessionQuery(), Page(limit=100))).items
+    agents = (await store.traces.find_agents(P, Page(limit=100))).items
     pages = [
         Page(), Page(limit=3), Page(limit=4, offset=2), Page(limit=3, descending=True),
         Page(limit=2, offset=1, descending=True, count_total=False), Page(limit=0),
@@ -287,20 +287,20 @@ async def _answers(store: Any, now: datetime) -> list[Any]:
     ]
     out: list[Any] = []
     for q in event_queries:
-        out += [_dump(await store.find_events(P, q, p)) for p in event_pages]
-        out += [_dump(await store.events_for_sessions(P, ["s1", "s2", "s3", "none"], q, p)) for p in event_pages]
+        out += [_dump(await store.traces.find_events(P, q, p)) for p in event_pages]
+        out += [_dump(await store.traces.events_for_sessions(P, ["s1", "s2", "s3", "none"], q, p)) for p in event_pages]
     for q in session_queries:
-        out += [_dump(await store.find_sessions(P, q, p)) for p in session_pages]
-        out += [_dump(await store.sessions_for_agents(P, ["alpha", "beta", "none"], q, p)) for p in session_pages]
-    out += [_dump(await store.find_agents(P, p)) for p in agent_pages]
+        out += [_dump(await store.traces.find_sessions(P, q, p)) for p in session_pages]
+        out += [_dump(await store.traces.sessions_for_agents(P, ["alpha", "beta", "none"], q, p)) for p in session_pages]
+    out += [_dump(await store.traces.find_agents(P, p)) for p in agent_pages]
     by_id = lambda items: sorted(_dump(items), key=lambda d: (d["project_id"], d["id"]))  # noqa: E731
-    out.append(by_id(await store.events_by_call_ids(P, [("s1", "c1"), ("s2", "c1"), ("s2", "c3"), ("s3", "c0")])))
-    out.append(by_id(await store.sessions_by_ids(P, ["s1", "s2", "s3", "nope"])))
-    out.append(by_id(await store.events_by_ids(P, ["s1-e0003", "s2-e0004", "s3-e0000", "nope"])))
-    out.append(by_id(await store.agents_by_ids(P, ["alpha", "beta", "nope"])))
-    out += [_dump(await store.session_chain(P, s)) for s in ("s1", "s2", "s3")]
+    out.append(by_id(await store.traces.events_by_call_ids(P, [("s1", "c1"), ("s2", "c1"), ("s2", "c3"), ("s3", "c0")])))
+    out.append(by_id(await store.traces.sessions_by_ids(P, ["s1", "s2", "s3", "nope"])))
+    out.append(by_id(await store.traces.events_by_ids(P, ["s1-e0003", "s2-e0004", "s3-e0000", "nope"])))
+    out.append(by_id(await store.traces.agents_by_ids(P, ["alpha", "beta", "nope"])))
+    out += [_dump(await store.traces.session_chain(P, s)) for s in ("s1", "s2", "s3")]
     for q in event_queries:
-        out += [_dump(await store.events_after(P, after, q, n)) for after, n in ((0, 500), (5, 3), (12, 0), (99, 5))]
+        out += [_dump(await store.traces.events_after(P, after, q, n)) for after, n in ((0, 500), (5, 3), (12, 0), (99, 5))]
     return out + await _tenancy_answers(store, now)
 
 
@@ -314,23 +314,23 @@ async def _tenancy_answers(store: Any, now: datetime) -> list[Any]:
 
     out: list[Any] = [await store.has_keys()]
     for i, name in enumerate(["a", "b", "c"]):
-        await store.create_project(project(i, name))
+        await store.projects.create_project(project(i, name))
     for clash in (project(9, "a"), project(8, "fresh").model_copy(update={"tracker_token": "tok1"})):
         with pytest.raises(Conflict):
-            await store.create_project(clash)
+            await store.projects.create_project(clash)
     with pytest.raises(Conflict):
-        await store.update_project(project(2, "b"))
-    await store.update_project(project(2, "c2"))
+        await store.projects.update_project(project(2, "b"))
+    await store.projects.update_project(project(2, "c2"))
     for i, owner in enumerate(["p0", "p0", "p1"]):
-        await store.add_key(key(i, owner))
+        await store.projects.add_key(key(i, owner))
     out += [
-        _dump(await store.projects_by_ids(["p2", "nope"])), await store.projects_by_ids([]),
-        _dump(await store.project_by_name("c2")), await store.project_by_name("c"),
-        _dump(await store.project_by_tracker_token("tok1")), await store.project_by_tracker_token("nope"),
-        _dump(await store.find_projects(Page(limit=2))), _dump(await store.find_projects(Page(limit=2, offset=2))),
-        _dump(await store.key_by_hash("h1")), await store.key_by_hash("nope"), await store.has_keys(),
-        await store.revoke_keys("p0", T0 + timedelta(hours=1)), await store.revoke_keys("p0", T0),
-        _dump(await store.keys_for_project("p0")), await store.has_keys(),
+        _dump(await store.projects.projects_by_ids(["p2", "nope"])), await store.projects.projects_by_ids([]),
+        _dump(await store.projects.project_by_name("c2")), await store.projects.project_by_name("c"),
+        _dump(await store.projects.project_by_tracker_token("tok1")), await store.projects.project_by_tracker_token("nope"),
+        _dump(await store.projects.find_projects(Page(limit=2))), _dump(await store.projects.find_projects(Page(limit=2, offset=2))),
+        _dump(await store.projects.key_by_hash("h1")), await store.projects.key_by_hash("nope"), await store.has_keys(),
+        await store.projects.revoke_keys("p0", T0 + timedelta(hours=1)), await store.projects.revoke_keys("p0", T0),
+        _dump(await store.projects.keys_for_project("p0")), await store.has_keys(),
     ]
     # now is real time: MongoDB's TTL index really drops records whose expiry has passed.
     first = IdempotentResponse(project_id="p1", key="k", fingerprint="f1", status=201, body=b"\x00{}",
@@ -338,15 +338,15 @@ async def _tenancy_answers(store: Any, now: datetime) -> list[Any]:
     later = first.model_copy(update={"fingerprint": "f2", "created_at": now + timedelta(hours=1)})
     replacing = first.model_copy(update={"fingerprint": "f3", "created_at": now + timedelta(days=2),
                                          "expires_at": now + timedelta(days=3)})
-    out += [_dump(await store.remember_response(first)), _dump(await store.remember_response(later)),
-            _dump(await store.recall_response("p1", "k", now)),
-            await store.recall_response("p1", "k", now + timedelta(days=1)),
-            await store.recall_response("p0", "k", now), _dump(await store.remember_response(replacing))]
-    out += [await store.delete_project("p1"), await store.delete_project("p1"), await store.keys_for_project("p1"),
-            await store.recall_response("p1", "k", now + timedelta(days=2)), await store.has_keys()]
-    out += [await store.delete_project(P), (await store.find_events(P, EventQuery(), Page())).total,
-            await store.sessions_by_ids(P, ["s1"]), (await store.find_agents(P, Page())).total,
-            len(await store.session_chain("other", "s1"))]
+    out += [_dump(await store.idempotency.remember_response(first)), _dump(await store.idempotency.remember_response(later)),
+            _dump(await store.idempotency.recall_response("p1", "k", now)),
+            await store.idempotency.recall_response("p1", "k", now + timedelta(days=1)),
+            await store.idempotency.recall_response("p0", "k", now), _dump(await store.idempotency.remember_response(replacing))]
+    out += [await store.projects.delete_project("p1"), await store.projects.delete_project("p1"), await store.projects.keys_for_project("p1"),
+            await store.idempotency.recall_response("p1", "k", now + timedelta(days=2)), await store.has_keys()]
+    out += [await store.projects.delete_project(P), (await store.traces.find_events(P, EventQuery(), Page())).total,
+            await store.traces.sessions_by_ids(P, ["s1"]), (await store.traces.find_agents(P, Page())).total,
+            len(await store.traces.session_chain("other", "s1"))]
     return out
 
 
@@ -386,9 +386,9 @@ async def real_store() -> AsyncIterator[MongoStore]:
 async def test_real_server_uses_transactions_and_concurrent_batches_chain(real_store: MongoStore) -> None:
     if not real_store.replicated:
         pytest.skip("LENSGRAPH_TEST_MONGODB_URL is a standalone server: no transactions to test")
-    await asyncio.gather(*(real_store.commit_batch(P, [ev(b * 100 + i) for i in range(10)], BatchPlanner(P))
+    await asyncio.gather(*(real_store.traces.commit_batch(P, [ev(b * 100 + i) for i in range(10)], BatchPlanner(P))
                            for b in range(8)))
-    chain = await real_store.session_chain(P, "s1")
+    chain = await real_store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 81)) and verify(chain)
     positions = [e.position for e in chain]
     assert positions == sorted(set(positions)), "positions must follow commit order"
@@ -407,7 +407,7 @@ async def test_change_stream_delivers_every_replicas_commits(real_store: MongoSt
         events = bus.subscribe_events(P, EventFilter(session_id="s1"))
         sessions = bus.subscribe_sessions(P, SessionFilter())
         bus.publish_batch(P, [ev(99)], [])  # a no-op: delivery comes from the stream
-        await real_store.commit_batch(P, [ev(1), ev(2), ev(1, session="s2")], BatchPlanner(P))
+        await real_store.traces.commit_batch(P, [ev(1), ev(2), ev(1, session="s2")], BatchPlanner(P))
         async with asyncio.timeout(10):
             got = [await events.get(), await events.get()]
             session_ids = {(await sessions.get()).id, (await sessions.get()).id}

@@ -3,7 +3,7 @@
 import pytest
 
 from storage.open import open_store, redact, sqlite_path
-from storage.sqlite import SQLiteStore
+from storage.sqlite.store import SQLiteStore
 
 
 def test_logged_database_urls_hide_passwords() -> None:

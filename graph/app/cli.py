@@ -1,0 +1,218 @@
+"""The lensgraph command: serve, demo, schema.
+
+Every setting is a flag of `serve` and an environment variable; `lensgraph
+serve --help` lists each with its default. Failures a user can fix (a port in
+use, a bad database URL, an invalid setting, an unreachable or too-new
+database) print one line and exit 2 (1 for an unreachable database).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import logging
+import signal
+import sys
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from graph.app.settings import Settings
+from storage.contract import SchemaTooNew, StoreUnavailable
+from storage.open import UnsupportedDatabase, redact
+
+log = logging.getLogger("lensgraph")
+
+
+class StartupError(Exception):
+    """A reason not to start, said in one line."""
+
+
+def _version() -> str:
+    try:
+        return version("lensgraph")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+        return "unknown"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name, None) for name in Settings.model_fields}
+    return Settings.from_env(**overrides)
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _banner(settings: Settings, port: int) -> None:
+    from graph.app.factory import families
+
+    base = f"http://{settings.host if ':' not in settings.host else f'[{settings.host}]'}:{port}"
+    if settings.dev_mode:
+        log.warning(
+            "DEV MODE: no admin key configured, so requests without a key are accepted as the admin of the "
+            "default project. Set LENSGRAPH_API_KEY (or LENSGRAPH_REQUIRE_AUTH=true) before exposing this server."
+        )
+    else:
+        log.info("auth: keys required (%s)", "admin key configured" if settings.api_key else "project keys only")
+    for prefix, family in families(settings):
+        log.info("REST %-34s %s%s", family.name, base, prefix if prefix != "/" else "/")
+    log.info("GraphQL %s/graphql (websocket subscriptions on the same URL)", base)
+    log.info("SSE %s/stream", base)
+    log.info("LensGraph %s listening on %s (database %s)", _version(), base, redact(settings.database_url))
+
+
+async def _serve(settings: Settings, demo: bool) -> None:
+    from graph.app.factory import create_app
+    from graph.rest.keys import SERVICES
+    from storage.open import open_store
+
+    if settings.dev_mode and not settings.allow_remote_dev_mode and not _loopback(settings.host):
+        raise StartupError(
+            f"refusing to listen on {settings.host} in dev mode (no authentication): set LENSGRAPH_API_KEY, "
+            "or pass --allow-remote-dev-mode if this network is trusted"
+        )
+    store = open_store(settings.database_url)  # fails on an unsupported URL before anything starts
+    app = create_app(settings, store=store)
+    if demo:
+
+        async def load(app: web.Application) -> None:
+            from resolvers.core.services import DEFAULT_PROJECT
+            from resolvers.traces.demo import load_demo
+
+            stored = await load_demo(app[SERVICES], DEFAULT_PROJECT)
+            log.info("demo data: %s", f"{stored} events loaded" if stored else "present")
+
+        app.on_startup.append(load)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        access_log=logging.getLogger("aiohttp.access") if settings.access_log else None,
+        # A client that goes away cancels its handler: live streams leave the bus at once.
+        handler_cancellation=True,
+        shutdown_timeout=settings.shutdown_seconds,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        server = site._server
+        port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else settings.port
+        _banner(settings, port)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("shutting down: closing live streams, draining requests (at most %.0f s)", settings.shutdown_seconds)
+    finally:
+        await runner.cleanup()
+    log.info("stopped")
+
+
+def serve(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    _logging(settings.log_level)
+    asyncio.run(_serve(settings, args.demo))
+    return 0
+
+
+def demo(args: argparse.Namespace) -> int:
+    from resolvers.core.services import DEFAULT_PROJECT, Services
+    from resolvers.projects.service import ensure_default
+    from resolvers.traces.demo import load_demo
+    from storage import open_store
+
+    settings = _settings(args)
+    _logging(settings.log_level)
+
+    async def run() -> int:
+        store = open_store(settings.database_url)
+        await store.start()
+        try:
+            services = Services.build(store)
+            await ensure_default(services, DEFAULT_PROJECT)
+            return await load_demo(services, DEFAULT_PROJECT)
+        finally:
+            await store.close()
+
+    stored = asyncio.run(run())
+    print(f"demo data: {stored} events loaded" if stored else "demo data already present")
+    return 0
+
+
+def schema(args: argparse.Namespace) -> int:
+    from graph.schema.build import export_sdl
+
+    sdl = export_sdl()
+    if args.output:
+        Path(args.output).write_text(sdl)
+    else:
+        sys.stdout.write(sdl)
+    return 0
+
+
+def _add_settings(parser: argparse.ArgumentParser, only: tuple[str, ...] | None = None) -> None:
+    for name, field in Settings.model_fields.items():
+        if only is not None and name not in only:
+            continue
+        flag = "--" + name.replace("_", "-")
+        aliases = ["--database"] if name == "database_url" else []
+        default = "none" if field.default is None else field.default
+        help_text = f"{field.description} (default: {default}; env {Settings.env_name(name)})"
+        kwargs: dict[str, Any] = {"dest": name, "default": None, "help": help_text}
+        if field.annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        parser.add_argument(flag, *aliases, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="lensgraph", description="LensGraph: a GraphQL analytics backend for AI agents.")
+    parser.add_argument("--version", action="version", version=f"lensgraph {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("serve", help="run the server", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    _add_settings(p)
+    p.add_argument("--demo", action="store_true", help="load the demo sample first (once)")
+    p.set_defaults(func=serve)
+    p = sub.add_parser("demo", help="load the demo sample into the database and exit")
+    _add_settings(p, ("database_url", "log_level"))
+    p.set_defaults(func=demo)
+    p = sub.add_parser("schema", help="print the GraphQL SDL (or write it with --output)")
+    p.add_argument("--output")
+    p.set_defaults(func=schema)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = ".".join(str(part) for part in error["loc"])
+            print(f"lensgraph: invalid setting {name} ({Settings.env_name(name)}): {error['msg']}", file=sys.stderr)
+        return 2
+    except (StartupError, UnsupportedDatabase, SchemaTooNew) as exc:
+        print(f"lensgraph: {exc}", file=sys.stderr)
+        return 2
+    except StoreUnavailable as exc:
+        print(f"lensgraph: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,147 @@
+"""The aiohttp application: GraphQL at /graphql and each REST family under its prefix."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import aiohttp_cors
+from aiohttp import web
+
+from graph.app.settings import Settings
+from graph.rest import agent_analytics, agentlens, agentlens_server
+from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
+from graph.rest.auth import (
+    any_of, auth_middleware, bearer, credentials, public, query_token, self_authenticating, x_api_key,
+)
+from graph.rest.family import Family
+from graph.rest.http import error_middleware
+from graph.rest.keys import SERVICES
+from graph.rest.ratelimit import LIMITER, new_limiter, ratelimit_middleware
+from graph.rest.sse import HEARTBEAT
+from graph.schema.build import build_schema
+from graph.schema.view import WEBSOCKETS, LensGraphView
+from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
+from resolvers.projects.service import ensure_default
+from storage import Store, open_store
+
+log = logging.getLogger("lensgraph")
+
+SETTINGS = web.AppKey("settings", Settings)
+
+
+def _middlewares(family: Family, settings: Settings, mount: str, root: bool) -> list:
+    # Outermost first: errors render everything below them in the family's shape;
+    # rate limits come before authentication so floods of bad keys are limited too.
+    return [
+        error_middleware(family.render_error, settings.max_body_bytes),
+        ratelimit_middleware(
+            family.rate_rules(settings.rate_limit_per_minute), family.rate_style, mount, settings.rate_limits,
+            family.default_credential,
+        ),
+        auth_middleware(family.default_credential, root=root),
+    ]
+
+
+def _cors(app: web.Application, origins: str) -> None:
+    allowed = [o.strip() for o in origins.split(",") if o.strip()] or ["*"]
+    options = aiohttp_cors.ResourceOptions(
+        allow_credentials=False, expose_headers="*", allow_headers="*", allow_methods="*", max_age=600
+    )
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in allowed})
+    for route in list(app.router.routes()):
+        cors.add(route)
+
+
+def families(settings: Settings) -> list[tuple[str, Family]]:
+    """(prefix, family), most specific prefix first: /api/lens before /api before /."""
+    mounted = [
+        ("/" + settings.prefix_agentlens_server.strip("/"), agentlens_server.FAMILY),
+        ("/" + settings.prefix_agent_analytics.strip("/"), agent_analytics.FAMILY),
+        ("/" + settings.prefix_agentlens.strip("/"), agentlens.FAMILY),
+    ]
+    return sorted(mounted, key=lambda pf: len(pf[0].rstrip("/")), reverse=True)
+
+
+def build_services(store: Store, settings: Settings) -> Services:
+    return Services.build(
+        store,
+        limits=Limits(
+            max_batch_events=settings.max_batch_events,
+            max_page_size=settings.max_page_size,
+            idempotency_window=timedelta(hours=settings.idempotency_window_hours),
+        ),
+        admin_key=settings.api_key,
+        project_key=settings.agentlens_api_key,
+        require_auth=settings.require_auth,
+        queue_size=settings.subscriber_queue_size,
+    )
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> web.Application:
+    """Build the server; the store is opened and closed with the application."""
+    settings = settings or Settings.from_env()
+    max_body = settings.max_body_bytes
+    mounted = families(settings)
+    root_family = next((f for prefix, f in mounted if prefix == "/"), agentlens_server.FAMILY)
+    app = web.Application(
+        middlewares=_middlewares(root_family, settings, "/", root=True), client_max_size=max_body
+    )
+    app[SETTINGS] = settings
+    app[LIMITER] = new_limiter()
+    app[RATE_PER_MINUTE] = settings.rate_limit_per_minute
+    app[HEARTBEAT] = settings.sse_heartbeat_seconds
+    app[WEBSOCKETS] = weakref.WeakSet()
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        backend = store or open_store(settings.database_url)
+        await backend.start()
+        services = build_services(backend, settings)
+        await services.bus.start()
+        app[SERVICES] = services
+        try:
+            await ensure_default(services, DEFAULT_PROJECT)
+            yield
+        finally:
+            await services.bus.close()
+            await backend.close()
+
+    async def close_streams(app: web.Application) -> None:
+        # Shutdown: end every live stream now, so draining takes milliseconds, not the clients' patience.
+        if SERVICES in app:
+            await app[SERVICES].bus.close()
+        for ws in list(app[WEBSOCKETS]):
+            await ws.close(code=1001, message=b"server shutting down")
+
+    app.cleanup_ctx.append(lifecycle)
+    app.on_shutdown.append(close_streams)
+    view = self_authenticating(
+        LensGraphView(
+            schema=build_schema(settings),
+            graphql_ide="graphiql" if settings.graphiql else None,
+            max_subscriptions_per_connection=settings.max_subscriptions_per_connection,
+            max_body_bytes=max_body,
+        )
+    )
+    # GET (queries, GraphiQL, websocket upgrades) and POST; not "*", which CORS preflight can't share.
+    app.router.add_route("GET", "/graphql", view)
+    app.router.add_route("POST", "/graphql", view)
+    app.router.add_get("/", _to_graphql, allow_head=True)
+    stream = credentials(any_of(bearer, x_api_key, query_token))(agentlens_server.handlers.stream)
+    app.router.add_get("/stream", stream, allow_head=False)
+    for prefix, family in mounted:
+        if prefix == "/":
+            app.add_routes(family.routes())
+            continue
+        sub = web.Application(middlewares=_middlewares(family, settings, prefix, root=False), client_max_size=max_body)
+        sub.add_routes(family.routes())
+        app.add_subapp(prefix, sub)
+    _cors(app, settings.cors_origins)  # the root's routes include the sub-applications' routes
+    return app
+
+
+@public
+async def _to_graphql(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/graphql")

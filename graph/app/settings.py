@@ -1,0 +1,76 @@
+"""Server settings: environment variables (LENSGRAPH_<NAME>), overridden by command-line flags."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/lensgraph.db"
+
+
+class Settings(BaseModel):
+    host: str = Field(default="127.0.0.1", description="address to listen on")
+    port: int = Field(default=3000, ge=0, le=65535, description="port to listen on (0: any free port)")
+    database_url: str = Field(default=DEFAULT_DATABASE_URL, description="sqlite:///path.db or mongodb://...")
+    max_body_bytes: int = Field(default=5 * 1024 * 1024, ge=1024, description="largest request body")
+    max_batch_events: int = Field(default=1000, ge=1, description="most events in one ingest request")
+    max_page_size: int = Field(default=1000, ge=1, description="largest page a list returns")
+    prefix_agentlens: str = Field(default="/", description="prefix of the AgentLens backend routes (seed 002)")
+    prefix_agentlens_server: str = Field(default="/api", description="prefix of the AgentLens server routes (seed 004)")
+    prefix_agent_analytics: str = Field(default="/agent-analytics", description="prefix of Agent Analytics (seed 003)")
+    sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="idle time between SSE keep-alives")
+    max_query_depth: int = Field(default=12, ge=1, description="deepest GraphQL selection")
+    max_query_tokens: int = Field(default=4000, ge=10, description="most tokens in a GraphQL document")
+    max_query_aliases: int = Field(default=30, ge=0, description="most aliases in a GraphQL document")
+    max_query_cost: int = Field(default=50_000, ge=1, description="most objects a GraphQL query may resolve")
+    max_subscriptions_per_connection: int = Field(default=20, ge=1, description="subscriptions per websocket")
+    subscriber_queue_size: int = Field(default=1000, ge=1, description="messages a live subscriber may lag")
+    api_key: str | None = Field(
+        default=None, min_length=16, description="admin key; with no key configured the server runs in dev mode"
+    )
+    agentlens_api_key: str | None = Field(
+        default=None, min_length=1, description="a key of the default project (seed 002's AGENTLENS_API_KEY)"
+    )
+    require_auth: bool = Field(default=False, description="refuse unauthenticated requests even with no admin key")
+    allow_remote_dev_mode: bool = Field(
+        default=False, description="let dev mode (no authentication) listen on a non-loopback address"
+    )
+    rate_limits: bool = Field(default=True, description="enforce each seed's rate limits")
+    rate_limit_per_minute: int = Field(default=600, ge=1, description="per-key budget where a seed names none")
+    cors_origins: str = Field(default="*", description="comma-separated allowed origins, or *")
+    idempotency_window_hours: float = Field(default=24.0, gt=0, description="how long Idempotency-Keys are kept")
+    graphiql: bool = Field(default=True, description="serve the GraphiQL IDE at GET /graphql")
+    access_log: bool = Field(default=True, description="log one line per request at INFO")
+    shutdown_seconds: float = Field(default=3.0, gt=0, le=60, description="longest drain on SIGTERM")
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @property
+    def dev_mode(self) -> bool:
+        return self.api_key is None and self.agentlens_api_key is None and not self.require_auth
+
+    @classmethod
+    def env_name(cls, name: str) -> str:
+        return f"LENSGRAPH_{name.upper()}"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        for name in cls.model_fields:
+            raw = env.get(cls.env_name(name))
+            if raw is not None:
+                values[name] = raw
+        # The seeds' conventional names count where the LENSGRAPH_ one is not set.
+        for short, name in (
+            ("HOST", "host"), ("PORT", "port"), ("CORS_ORIGINS", "cors_origins"),
+            ("AGENTLENS_API_KEY", "agentlens_api_key"),
+        ):
+            if short in env and cls.env_name(name) not in env:
+                values[name] = env[short]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls.model_validate(values)
+
+
+__all__ = ["Settings", "ValidationError"]

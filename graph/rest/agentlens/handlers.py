@@ -1,0 +1,218 @@
+"""Seed 002, the AgentLens backend: POST /events from its SDK, and its session reads.
+
+Wire format: snake_case, every field optional, errors as {"error": "..."}.
+Fields the seed does not name are kept in the event's payload, so nothing an
+SDK sends is lost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from graph.rest.auth import public, x_api_key
+from graph.rest.idempotency import ingest_once
+from graph.rest.keys import PROJECT, SERVICES
+from graph.rest.ratelimit import Rule
+from graph.rest.http import json_response, query_choice, query_int, read_json
+from resolvers.core.errors import InputError, Problem, from_pydantic
+from resolvers.core.ids import new_uuid
+from resolvers.traces.ingest import Incoming
+from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
+from resolvers.traces.reads import find_events, find_sessions, get_session
+from storage.contract import EventQuery, Page, SessionQuery
+from storage.models import Event, Session, SessionStatus
+from storage.timeutil import iso_ms, now_ms, utc_ms
+
+
+SESSION_STATUSES = ("active", "completed", "error")
+# Fields that become columns of the stored event; all others stay in the payload.
+CORE_FIELDS = frozenset(
+    {"event_type", "session_id", "event_id", "timestamp", "model", "tokens_in", "tokens_out",
+     "duration_ms", "agent_name", "agent_id", "metadata", "status"}
+)
+
+
+class WireEvent(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    event_type: str = Field(default="generic", min_length=1, max_length=128)
+    session_id: str = Field(default="unknown", min_length=1, max_length=256)
+    event_id: str | None = Field(default=None, min_length=1, max_length=256)
+    timestamp: datetime | None = Field(default=None, strict=False)
+    agent_name: str | None = Field(default=None, min_length=1, max_length=256)
+    agent_id: str | None = Field(default=None, min_length=1, max_length=256)
+    model: str | None = None
+    tokens_in: int | None = Field(default=None, ge=0)
+    tokens_out: int | None = Field(default=None, ge=0)
+    duration_ms: float | None = Field(default=None, ge=0)
+    metadata: dict[str, Any] | None = None
+    status: str | None = None
+    tool_call: dict[str, Any] | None = None
+    decision_trace: dict[str, Any] | None = None
+
+
+def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
+    return json_response({"error": message}, status)
+
+
+def translate(project_id: str, raw: list[Any], received: datetime, max_events: int) -> list[Incoming]:
+    if len(raw) > max_events:
+        raise InputError(Problem("events", f"holds {len(raw)} events; at most {max_events} are allowed"))
+    problems: list[Problem] = []
+    out: list[Incoming] = []
+    for index, item in enumerate(raw):
+        try:
+            wire = WireEvent.model_validate(item)
+        except ValidationError as exc:
+            problems.extend(from_pydantic(exc, ("events", index)).problems)
+            continue
+        starts, ends = wire.event_type in START_TYPES, wire.event_type in END_TYPES
+        if starts and wire.agent_name is None:
+            problems.append(Problem(f"events[{index}].agent_name", "is required for session_start"))
+            continue
+        if starts and "session_id" not in item:
+            problems.append(Problem(f"events[{index}].session_id", "is required for session_start"))
+            continue
+        if ends and wire.status not in (None, *SESSION_STATUSES):
+            problems.append(Problem(f"events[{index}].status", "must be completed or error"))
+            continue
+        payload = {k: v for k, v in item.items() if k not in CORE_FIELDS}
+        hint = None
+        if starts:
+            hint = Lifecycle(agent_name=wire.agent_name, metadata=wire.metadata or {})
+        elif ends:
+            hint = Lifecycle(
+                agent_name=wire.agent_name,
+                end_status=SessionStatus(wire.status) if wire.status in ("completed", "error") else None,
+                final_tokens_in=wire.tokens_in,
+                final_tokens_out=wire.tokens_out,
+            )
+            for key in ("tokens_in", "tokens_out"):
+                if key in item:
+                    payload[key] = item[key]
+        elif wire.agent_name:
+            hint = Lifecycle(agent_name=wire.agent_name)
+        counted = not ends  # a session_end's tokens are final totals, not more usage
+        tool = wire.tool_call or {}
+        out.append(
+            Incoming(
+                Event(
+                    project_id=project_id,
+                    id=wire.event_id or new_uuid(),
+                    session_id=wire.session_id,
+                    agent_id=wire.agent_id or wire.agent_name,
+                    type=wire.event_type,
+                    severity="error" if wire.event_type == "error" else "info",
+                    timestamp=utc_ms(wire.timestamp) if wire.timestamp else received,
+                    received_at=received,
+                    call_id=tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
+                    model=wire.model,
+                    tokens_in=wire.tokens_in if counted else None,
+                    tokens_out=wire.tokens_out if counted else None,
+                    duration_ms=wire.duration_ms,
+                    payload=payload,
+                    metadata=wire.metadata or {},
+                ),
+                hint,
+            )
+        )
+    if problems:
+        raise InputError(problems)
+    return out
+
+
+def session_json(s: Session) -> dict[str, Any]:
+    return {
+        "session_id": s.id,
+        "agent_name": s.agent_name,
+        "started_at": iso_ms(s.started_at),
+        "ended_at": iso_ms(s.ended_at) if s.ended_at else None,
+        "metadata": s.metadata,
+        "total_tokens_in": s.tokens_in,
+        "total_tokens_out": s.tokens_out,
+        "status": s.status.value,
+    }
+
+
+def event_json(e: Event) -> dict[str, Any]:
+    return {
+        "event_id": e.id,
+        "session_id": e.session_id,
+        "event_type": e.type,
+        "timestamp": iso_ms(e.timestamp),
+        "model": e.model,
+        "tokens_in": e.tokens_in,
+        "tokens_out": e.tokens_out,
+        "duration_ms": e.duration_ms,
+        "input_data": e.payload.get("input_data"),
+        "output_data": e.payload.get("output_data"),
+        "tool_call": e.payload.get("tool_call"),
+        "decision_trace": e.payload.get("decision_trace"),
+    }
+
+
+async def post_events(request: web.Request) -> web.Response:
+    services = request.config_dict[SERVICES]
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise InputError(Problem("body", "must be a JSON object with an events array"))
+    raw = body.get("events")
+    if not isinstance(raw, list):
+        raise InputError(Problem("events", "must be an array of events"))
+    items = translate(request[PROJECT], raw, now_ms(), services.limits.max_batch_events)
+    processed = json_response({"status": "ok", "processed": len(items)})
+    if not items:
+        return processed
+    return await ingest_once(request, request[PROJECT], items, lambda _: processed)
+
+
+@public
+async def health(request: web.Request) -> web.Response:
+    return json_response({"status": "ok", "timestamp": iso_ms(now_ms())})
+
+
+async def list_sessions(request: web.Request) -> web.Response:
+    statuses = query_choice(request, "status", SESSION_STATUSES)
+    page = Page(
+        limit=query_int(request, "limit", 50, high=200),
+        offset=query_int(request, "offset", 0),
+        descending=True,
+    )
+    result = await find_sessions(request.config_dict[SERVICES], request[PROJECT], SessionQuery(statuses=statuses), page)
+    return json_response({"sessions": [session_json(s) for s in result.items], "total": result.total})
+
+
+async def session_detail(request: web.Request) -> web.Response:
+    services, project = request.config_dict[SERVICES], request[PROJECT]
+    session = await get_session(services, project, request.match_info["id"])
+    events = await find_events(
+        services,
+        project,
+        EventQuery(session_ids=(session.id,)),
+        Page(limit=max(session.event_count, 1), count_total=False),
+    )
+    return json_response({**session_json(session), "events": [event_json(e) for e in events.items]})
+
+
+def routes() -> list[web.RouteDef]:
+    return [
+        web.get("/health", health),
+        web.post("/events", post_events),
+        web.get("/sessions", list_sessions),
+        web.get("/sessions/{id}", session_detail),
+    ]
+
+
+DEFAULT_CREDENTIAL = x_api_key
+RATE_STYLE = "ietf"  # RateLimit-Limit / -Remaining / -Reset, as the seed documents
+
+
+def rate_rules(per_minute: int) -> list[Rule]:
+    # The seed's documented per-IP windows.
+    return [Rule("/events", 60, 60, per="ip"), Rule("/sessions", 120, 60, per="ip"),
+            Rule("/analytics", 120, 60, per="ip")]

@@ -1,0 +1,135 @@
+"""What every REST family shares: JSON in and out, and errors in the family's shape."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+from pydantic import TypeAdapter, ValidationError
+
+from graph.rest.keys import RATE_HEADERS
+from resolvers.core.auth import Forbidden, Unauthorized
+from resolvers.core.errors import InputError, NotFound, Problem
+from storage.contract import CommitConflict, Conflict
+
+log = logging.getLogger("lensgraph.rest")
+
+# (status, message, problems) -> the family's error response
+ErrorRenderer = Callable[[int, str, Sequence[Problem]], web.Response]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+_datetime = TypeAdapter(datetime)
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS),
+        status=status,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+async def read_json(request: web.Request) -> Any:
+    """The request body as JSON; too large or malformed bodies are InputErrors or 413s."""
+    body = await request.read()  # aiohttp raises 413 past client_max_size
+    if not body:
+        raise InputError(Problem("body", "is empty; send a JSON object"))
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InputError(Problem("body", f"is not valid JSON ({exc})")) from None
+
+
+def query_list(request: web.Request, name: str) -> tuple[str, ...] | None:
+    """Comma lists and repeated parameters alike: ?a=x,y&a=z -> (x, y, z)."""
+    values = [v.strip() for raw in request.query.getall(name, []) for v in raw.split(",")]
+    values = [v for v in values if v]
+    return tuple(dict.fromkeys(values)) if values else None
+
+
+def query_int(request: web.Request, name: str, default: int, *, low: int = 0, high: int | None = None) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(Problem(name, f"must be an integer, got {raw!r}")) from None
+    if value < low:
+        raise InputError(Problem(name, f"must be at least {low}"))
+    return min(value, high) if high is not None else value
+
+
+def query_time(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return _datetime.validate_python(raw)
+    except ValidationError:
+        raise InputError(Problem(name, f"must be an ISO 8601 timestamp, got {raw!r}")) from None
+
+
+def query_choice(request: web.Request, name: str, allowed: Sequence[str]) -> tuple[str, ...] | None:
+    values = query_list(request, name)
+    bad = [v for v in values or () if v not in allowed]
+    if bad:
+        raise InputError(Problem(name, f"unknown value {bad[0]!r}; expected one of {', '.join(allowed)}"))
+    return values
+
+
+class RateLimited(Exception):
+    def __init__(self, message: str, headers: dict[str, str]) -> None:
+        super().__init__(message)
+        self.headers = headers
+
+
+def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
+    """Turn every failure under a family's prefix into that family's error shape."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await _render_failures(request, handler)
+        rate_headers = request.get(RATE_HEADERS)
+        if rate_headers and not response.prepared:
+            response.headers.update(rate_headers)
+        return response
+
+    async def _render_failures(request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except InputError as exc:
+            return render(400, str(exc), exc.problems)
+        except NotFound as exc:
+            return render(404, f"{exc.what.capitalize()} not found", [Problem("id", str(exc))])
+        except Unauthorized as exc:
+            return render(401, f"Unauthorized: {exc}", [])
+        except Forbidden as exc:
+            return render(403, f"Forbidden: {exc}", [])
+        except Conflict as exc:
+            return render(409, str(exc), [])
+        except CommitConflict as exc:
+            response = render(503, f"Busy: {exc}; retry", [])
+            response.headers["Retry-After"] = "1"
+            return response
+        except RateLimited as exc:
+            response = render(429, str(exc), [])
+            response.headers["Retry-After"] = exc.headers["Retry-After"]
+            return response
+        except web.HTTPRequestEntityTooLarge:
+            problem = Problem("body", f"exceeds the limit of {max_body_bytes} bytes")
+            return render(413, str(problem), [problem])
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return render(exc.status, exc.reason, [])
+        except Exception:
+            log.exception("unhandled error on %s %s", request.method, request.path)
+            return render(500, "Internal server error", [])
+
+    return middleware

@@ -1,0 +1,87 @@
+"""Rate limits per route family, with each seed's documented windows and headers.
+
+Moving windows from the `limits` library, in memory: each replica limits on
+its own (a shared storage backend can be swapped in through `limits`).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from limits import RateLimitItem, RateLimitItemPerSecond
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from graph.rest.keys import RATE_HEADERS
+from graph.rest.http import Handler, RateLimited
+from resolvers.core.auth import hash_key
+
+LIMITER = web.AppKey("rate_limiter", MovingWindowRateLimiter)
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    prefix: str  # path below the family's mount point
+    limit: int
+    window_seconds: int
+    per: str = "key"  # "ip" or "key" (the caller's key; the IP when there is none)
+
+    def item(self) -> RateLimitItem:
+        return RateLimitItemPerSecond(self.limit, self.window_seconds)
+
+
+def new_limiter() -> MovingWindowRateLimiter:
+    return MovingWindowRateLimiter(MemoryStorage())
+
+
+def _identity(request: web.Request, rule: Rule, credential: Any) -> str:
+    # Runs before authentication, so floods of bad keys are limited too.
+    # Routes with their own async authenticator (trackers) are limited by IP.
+    keyed = rule.per == "key" and callable(credential) and not inspect.iscoroutinefunction(credential)
+    presented = credential(request) if keyed else None
+    return f"key:{hash_key(presented)[:24]}" if presented else f"ip:{request.remote}"
+
+
+def _headers(style: str, limit: int, remaining: int, reset_at: float) -> dict[str, str]:
+    seconds = max(0, math.ceil(reset_at - time.time()))
+    if style == "ietf":  # RateLimit-* (draft-ietf-httpapi-ratelimit-headers): reset in seconds
+        return {"RateLimit-Limit": str(limit), "RateLimit-Remaining": str(remaining), "RateLimit-Reset": str(seconds)}
+    return {"X-RateLimit-Limit": str(limit), "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": str(math.ceil(reset_at))}
+
+
+def ratelimit_middleware(rules: list[Rule], style: str, mount: str, enabled: bool, credential: Any) -> Any:
+    """Rules match by path prefix below `mount`; the first match applies."""
+    mount = "" if mount.strip("/") == "" else "/" + mount.strip("/")
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        path = request.path[len(mount):] if request.path.startswith(mount) else request.path
+        rule = next((r for r in rules if path.startswith(r.prefix)), None)
+        if not enabled or rule is None or request.method == "OPTIONS":
+            return await handler(request)
+        limiter = request.config_dict[LIMITER]
+        extractor = getattr(request.match_info.handler, "auth", credential)
+        item, who = rule.item(), (_identity(request, rule, extractor), rule.prefix)
+        allowed = await limiter.hit(item, *who)
+        stats = await limiter.get_window_stats(item, *who)
+        headers = _headers(style, rule.limit, stats.remaining, stats.reset_time)
+        request[RATE_HEADERS] = headers  # the error middleware adds them to error responses
+        if not allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(stats.reset_time - time.time())))
+            raise RateLimited(
+                f"Too many requests: {rule.limit} per {rule.window_seconds}s on {mount}{rule.prefix}; "
+                f"retry after {headers['Retry-After']}s",
+                headers,
+            )
+        response = await handler(request)
+        if not response.prepared:  # a stream's headers are already sent
+            response.headers.update(headers)
+        return response
+
+    return middleware

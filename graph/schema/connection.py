@@ -1,0 +1,84 @@
+"""Relay-style connections with totalCount, and opaque keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import orjson
+import strawberry
+
+from graph.schema.errors import bad_input
+from storage.contract import Page, PageResult
+
+T = TypeVar("T")
+N = TypeVar("N")
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    node: T
+    cursor: str
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    edges: list[Edge[T]]
+    page_info: PageInfo
+    total_count: int
+
+    @strawberry.field(description="The nodes of edges, for clients that need no cursors.")
+    def nodes(self) -> list[T]:
+        return [edge.node for edge in self.edges]
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(list(key))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int, argument: str = "after") -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        key = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, orjson.JSONDecodeError):
+        raise bad_input(argument, "is not a cursor this server issued") from None
+    if not isinstance(key, list) or len(key) != arity:
+        raise bad_input(argument, "is not a cursor this server issued")
+    return key
+
+
+def page_args(first: int | None, after_key: tuple | None, max_page: int, *, descending: bool) -> Page:
+    if first is None:
+        first = min(50, max_page)
+    if first < 0 or first > max_page:
+        raise bad_input("first", f"must be between 0 and {max_page}")
+    return Page(limit=first, after=after_key, descending=descending)
+
+
+def to_connection(
+    result: PageResult[Any],
+    wrap: Callable[[Any], N],
+    key: Callable[[Any], Sequence[Any]],
+    had_cursor: bool,
+) -> Connection[N]:
+    edges = [Edge(node=wrap(doc), cursor=encode_cursor(key(doc))) for doc in result.items]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=result.has_more,
+            has_previous_page=had_cursor,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        total_count=result.total,
+    )

@@ -1,0 +1,101 @@
+"""Projects and API keys over GraphQL. A key is returned once, when it is issued."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from graph.schema.context import Context
+from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
+from resolvers.projects import service as projects
+from storage import models
+from storage.contract import Page
+
+
+@strawberry.type(description="A tenant: every query is scoped to the caller's project.")
+class Project:
+    doc: strawberry.Private[models.Project]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.doc.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.doc.name
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.doc.created_at
+
+    @strawberry.field
+    def allowed_origins(self) -> list[str]:
+        return self.doc.allowed_origins
+
+    @strawberry.field(description="Public, send-only token for browser trackers (?token=).")
+    def tracker_token(self) -> str:
+        return self.doc.tracker_token
+
+
+@strawberry.type
+class IssuedKey:
+    project: Project
+    api_key: str = strawberry.field(description="Shown once: only its SHA-256 hash is stored.")
+
+
+@strawberry.type
+class ProjectQuery:
+    @strawberry.field(description="The caller's project, or with the admin key any project.")
+    async def projects(self, info: Info[Context, None], first: int = 100, offset: int = 0) -> Connection[Project]:
+        ctx = info.context
+        result = await projects.list_projects(ctx.services, ctx.principal, Page(limit=min(first, 1000), offset=offset))
+        edges = [Edge(node=Project(doc=p), cursor=encode_cursor([offset + i])) for i, p in enumerate(result.items)]
+        return Connection(
+            edges=edges,
+            page_info=PageInfo(
+                has_next_page=result.has_more, has_previous_page=offset > 0,
+                start_cursor=edges[0].cursor if edges else None, end_cursor=edges[-1].cursor if edges else None,
+            ),
+            total_count=result.total,
+        )
+
+    @strawberry.field
+    async def project(self, info: Info[Context, None], id: strawberry.ID) -> Project:
+        ctx = info.context
+        return Project(doc=await projects.get_project(ctx.services, ctx.principal, str(id)))
+
+
+@strawberry.type
+class ProjectMutation:
+    @strawberry.mutation(description="Admin only. Returns the project's first API key, once.")
+    async def create_project(
+        self, info: Info[Context, None], name: str, allowed_origins: list[str] | None = None
+    ) -> IssuedKey:
+        ctx = info.context
+        projects.require_admin(ctx.principal)
+        issued = await projects.create_project(ctx.services, name, allowed_origins)
+        return IssuedKey(project=Project(doc=issued.project), api_key=issued.api_key)
+
+    @strawberry.mutation
+    async def update_project(
+        self, info: Info[Context, None], id: strawberry.ID, name: str | None = None,
+        allowed_origins: list[str] | None = None,
+    ) -> Project:
+        ctx = info.context
+        project = await projects.update_project(
+            ctx.services, ctx.principal, str(id), name=name, allowed_origins=allowed_origins
+        )
+        return Project(doc=project)
+
+    @strawberry.mutation(description="Admin only. Deletes the project and all its data.")
+    async def delete_project(self, info: Info[Context, None], id: strawberry.ID) -> bool:
+        ctx = info.context
+        return await projects.delete_project(ctx.services, ctx.principal, str(id))
+
+    @strawberry.mutation(description="Revokes every key of the project and issues a new one, shown once.")
+    async def rotate_api_key(self, info: Info[Context, None], project_id: strawberry.ID) -> IssuedKey:
+        ctx = info.context
+        issued = await projects.rotate_key(ctx.services, ctx.principal, str(project_id))
+        return IssuedKey(project=Project(doc=issued.project), api_key=issued.api_key)

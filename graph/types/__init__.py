@@ -1,1 +1,0 @@
-"""Strawberry types, inputs and connections."""

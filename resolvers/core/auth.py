@@ -1,0 +1,125 @@
+"""Who is calling: API keys (stored hashed), the bootstrap admin key, tracker tokens, dev mode.
+
+Dev mode is configuration, not a state of the data: it is on exactly when no
+admin key is configured and authentication is not required. In dev mode a
+request without a key acts as the admin of the default project; a request
+with a project's key still acts for that project, so creating projects never
+locks unauthenticated clients out of dev mode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from resolvers.core.ids import new_id
+from storage.contract import Store
+from storage.models import ApiKey, Project
+from storage.timeutil import now_ms
+
+log = logging.getLogger("lensgraph.auth")
+
+KEY_PREFIX = "lg_"
+TRACKER_PREFIX = "lgt_"
+CACHE_SECONDS = 30.0
+
+
+class Unauthorized(Exception):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(Exception):
+    code = "FORBIDDEN"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    project_id: str
+    admin: bool = False
+    key_id: str | None = None  # None in dev mode and for tracker tokens
+    ingest_only: bool = False  # tracker tokens may only send events
+
+
+def hash_key(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def new_key(project_id: str) -> tuple[str, ApiKey]:
+    """A fresh secret (shown once) and its stored form."""
+    plain = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(
+        project_id=project_id, id=new_id(), prefix=plain[:10], hash=hash_key(plain), created_at=now_ms()
+    )
+    return plain, record
+
+
+def new_tracker_token() -> str:
+    return TRACKER_PREFIX + secrets.token_urlsafe(18)
+
+
+class Authenticator:
+    def __init__(
+        self,
+        store: Store,
+        admin_key: str | None,
+        default_project: str,
+        *,
+        project_key: str | None = None,
+        require_auth: bool = False,
+    ) -> None:
+        """project_key: a configured key of the default project (seed 002's AGENTLENS_API_KEY)."""
+        self.store = store
+        self.default_project = default_project
+        self._admin_hash = hash_key(admin_key) if admin_key else None
+        self._project_hash = hash_key(project_key) if project_key else None
+        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        # Any configured key means the operator wants authentication.
+        self.dev_mode = self._admin_hash is None and self._project_hash is None and not require_auth
+
+    def invalidate(self) -> None:
+        """After keys change: revocation takes effect at once on this replica."""
+        self._cache.clear()
+
+    async def authenticate(self, credential: str | None) -> Principal:
+        if not credential:
+            if self.dev_mode:
+                return Principal(self.default_project, admin=True)
+            raise Unauthorized("missing API key")
+        digest = hash_key(credential)
+        if self._admin_hash is not None and hmac.compare_digest(digest, self._admin_hash):
+            return Principal(self.default_project, admin=True, key_id="admin")
+        if self._project_hash is not None and hmac.compare_digest(digest, self._project_hash):
+            return Principal(self.default_project, key_id="configured")
+        principal = await self._lookup(digest)
+        if principal is None:
+            if self.dev_mode:
+                return Principal(self.default_project, admin=True)
+            raise Unauthorized("invalid API key")
+        return principal
+
+    async def _lookup(self, digest: str) -> Principal | None:
+        now = time.monotonic()
+        cached = self._cache.get(digest)
+        if cached is not None and now - cached[0] < CACHE_SECONDS:
+            return cached[1]
+        key = await self.store.projects.key_by_hash(digest)
+        principal = None
+        # compare_digest even after an indexed lookup: equal-time for every stored hash
+        if key is not None and key.revoked_at is None and hmac.compare_digest(key.hash, digest):
+            principal = Principal(key.project_id, key_id=key.id)
+        if len(self._cache) > 10_000:
+            self._cache.clear()
+        self._cache[digest] = (now, principal)
+        return principal
+
+    async def authenticate_tracker(self, token: str, origin: str | None) -> tuple[Principal, Project]:
+        project = await self.store.projects.project_by_tracker_token(token)
+        if project is None or not hmac.compare_digest(project.tracker_token, token):
+            raise Unauthorized("invalid project token")
+        if project.allowed_origins and origin is not None and origin not in project.allowed_origins:
+            raise Forbidden(f"origin {origin!r} is not allowed for this project")
+        return Principal(project.id, ingest_only=True), project

@@ -1,0 +1,48 @@
+"""What a request needs from the running server, built once at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from resolvers.core.auth import Authenticator
+from resolvers.live.bus import DEFAULT_QUEUE, Bus
+from resolvers.live.feed import FeedBus
+from storage.contract import Store
+
+DEFAULT_PROJECT = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_batch_events: int = 1000
+    max_page_size: int = 1000
+    idempotency_window: timedelta = timedelta(hours=24)
+
+
+@dataclass(slots=True)
+class Services:
+    store: Store
+    bus: Bus
+    auth: Authenticator
+    limits: Limits = field(default_factory=Limits)
+
+    @classmethod
+    def build(
+        cls,
+        store: Store,
+        *,
+        limits: Limits | None = None,
+        admin_key: str | None = None,
+        project_key: str | None = None,
+        require_auth: bool = False,
+        queue_size: int = DEFAULT_QUEUE,
+    ) -> Services:
+        return cls(
+            store=store,
+            bus=FeedBus(store.live, queue_size),
+            auth=Authenticator(
+                store, admin_key, DEFAULT_PROJECT, project_key=project_key, require_auth=require_auth
+            ),
+            limits=limits or Limits(),
+        )

@@ -1,0 +1,69 @@
+"""A resumable live event stream: replay what a client missed, then follow live.
+
+Subscribing comes first and replay second, so nothing committed in between
+is lost; events that arrive both ways are dropped by their commit position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from resolvers.live.bus import EventFilter
+from resolvers.core.services import Services
+from storage.contract import EventQuery
+from storage.models import Event
+
+REPLAY_PAGE = 500
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    session_id: str | None = None
+    agent_id: str | None = None
+    types: tuple[str, ...] | None = None
+    severities: tuple[str, ...] | None = None
+
+    def for_bus(self) -> EventFilter:
+        return EventFilter(
+            session_id=self.session_id,
+            agent_id=self.agent_id,
+            types=frozenset(self.types) if self.types is not None else None,
+            severities=frozenset(self.severities) if self.severities is not None else None,
+        )
+
+    def for_store(self) -> EventQuery:
+        return EventQuery(
+            session_ids=(self.session_id,) if self.session_id else None,
+            agent_ids=(self.agent_id,) if self.agent_id else None,
+            types=self.types,
+            severities=self.severities,
+        )
+
+
+async def follow(
+    services: Services, project_id: str, flt: StreamFilter, after: int | None, maxsize: int | None = None
+) -> AsyncIterator[Event]:
+    """Events after position `after` (None: only new ones), in commit order.
+
+    Raises SubscriberOverflow when the consumer falls too far behind.
+    """
+    subscription = services.bus.subscribe_events(project_id, flt.for_bus(), maxsize)
+    try:
+        last = after
+        if after is not None:
+            query = flt.for_store()
+            while True:
+                page = await services.store.traces.events_after(project_id, last or 0, query, REPLAY_PAGE)
+                for event in page:
+                    last = event.position
+                    yield event
+                if len(page) < REPLAY_PAGE:
+                    break
+        async for event in subscription:
+            if last is not None and event.position <= last:
+                continue
+            last = event.position
+            yield event
+    finally:
+        subscription.close()

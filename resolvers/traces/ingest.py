@@ -1,0 +1,54 @@
+"""The ingest pipeline every surface calls: validate, seal, commit.
+
+Live subscribers hear of a commit from the store's change feed, in commit
+order, whichever process made it; ingest publishes nothing itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers.core.idempotency import check_replay
+from resolvers.core.services import Services
+from resolvers.traces.event_types import to_event, validate_events
+from resolvers.traces.planner import BatchPlanner, Lifecycle
+from storage.contract import Claim, CommitResult
+from storage.models import Event
+from storage.timeutil import now_ms
+
+
+@dataclass(slots=True)
+class Incoming:
+    """One event as a shim translated it from its wire format."""
+
+    event: Event  # unsealed: seq and hashes are set in the store's transaction
+    hint: Lifecycle | None = None
+
+
+async def ingest(
+    services: Services, project_id: str, items: Sequence[Incoming], claim: Claim | None = None
+) -> CommitResult:
+    """Store a batch atomically (with its idempotency claim, if any).
+
+    Shielded: a caller that goes away mid-commit must not cut the commit short;
+    its retry then finds the claim and gets the first answer.
+    """
+    planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None})
+    commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)
+    return check_replay(await asyncio.shield(commit), claim)
+
+
+def typed_items(services: Services, project_id: str, raw_events: Any, *, prefix: str = "events") -> list[Incoming]:
+    """The typed format (seed 004 and GraphQL), validated as a whole batch first."""
+    validated = validate_events(raw_events, prefix=prefix, max_events=services.limits.max_batch_events)
+    received = now_ms()
+    return [Incoming(*to_event(project_id, item, payload, received)) for item, payload in validated]
+
+
+async def ingest_typed(
+    services: Services, project_id: str, raw_events: Any, *, prefix: str = "events", claim: Claim | None = None
+) -> CommitResult:
+    return await ingest(services, project_id, typed_items(services, project_id, raw_events, prefix=prefix), claim)

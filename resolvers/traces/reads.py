@@ -1,0 +1,58 @@
+"""Reading traces back: shared by the GraphQL resolvers and the REST shims."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from resolvers.traces.chain import verify
+from resolvers.core.errors import NotFound
+from resolvers.core.services import Services
+from storage.contract import EventQuery, Page, PageResult, SessionQuery
+from storage.models import Agent, Event, Session
+from storage.timeutil import now_ms
+
+
+@dataclass(slots=True)
+class Timeline:
+    events: list[Event]  # by time, then chain order
+    chain_valid: bool
+
+
+async def find_sessions(services: Services, project_id: str, query: SessionQuery, page: Page) -> PageResult[Session]:
+    return await services.store.traces.find_sessions(project_id, query, page)
+
+
+async def find_events(services: Services, project_id: str, query: EventQuery, page: Page) -> PageResult[Event]:
+    return await services.store.traces.find_events(project_id, query, page)
+
+
+async def find_agents(services: Services, project_id: str, page: Page) -> PageResult[Agent]:
+    return await services.store.traces.find_agents(project_id, page)
+
+
+async def get_session(services: Services, project_id: str, session_id: str) -> Session:
+    found = await services.store.traces.sessions_by_ids(project_id, [session_id])
+    if not found:
+        raise NotFound("session", session_id)
+    return found[0]
+
+
+async def get_event(services: Services, project_id: str, event_id: str) -> Event:
+    found = await services.store.traces.events_by_ids(project_id, [event_id])
+    if not found:
+        raise NotFound("event", event_id)
+    return found[0]
+
+
+async def timeline(services: Services, project_id: str, session_id: str) -> Timeline:
+    await get_session(services, project_id, session_id)
+    chain = await services.store.traces.session_chain(project_id, session_id)
+    valid = verify(chain)
+    return Timeline(events=sorted(chain, key=lambda e: (e.timestamp, e.seq)), chain_valid=valid)
+
+
+async def usage_today(services: Services, project_id: str) -> int:
+    """Events the project has received since midnight UTC."""
+    today = now_ms().replace(hour=0, minute=0, second=0, microsecond=0)
+    found = await services.store.traces.find_events(project_id, EventQuery(since=today), Page(limit=0))
+    return found.total

@@ -1,0 +1,53 @@
+"""The Store contract: one Protocol per domain, bundled as Store.
+
+A backend is a Store whose attributes implement each domain's contract over
+one shared connection; a new domain adds one attribute here and one module
+per backend, and touches no other domain's code.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from storage.contract.common import (
+    CommitConflict,
+    Conflict,
+    Page,
+    PageResult,
+    SchemaTooNew,
+    StoreUnavailable,
+)
+from storage.contract.idempotency import IdempotencyStore
+from storage.contract.live import Change, ChangeFeed
+from storage.contract.projects import ProjectStore
+from storage.contract.traces import (
+    BatchPlan,
+    Claim,
+    CommitResult,
+    EventKey,
+    EventQuery,
+    Planner,
+    SessionKey,
+    SessionQuery,
+    TraceStore,
+)
+
+
+class Store(Protocol):
+    traces: TraceStore
+    projects: ProjectStore
+    idempotency: IdempotencyStore
+    live: ChangeFeed
+
+    async def start(self) -> None:
+        """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+__all__ = [
+    "BatchPlan", "Change", "ChangeFeed", "Claim", "CommitConflict", "CommitResult", "Conflict", "EventKey",
+    "EventQuery", "IdempotencyStore", "Page", "PageResult", "Planner", "ProjectStore", "SchemaTooNew",
+    "SessionKey", "SessionQuery", "Store", "StoreUnavailable", "TraceStore",
+]

@@ -1,0 +1,91 @@
+"""Traces: sessions, their events, and the agents seen in them.
+
+Times are timezone-aware UTC datetimes at millisecond precision (what both
+SQLite and BSON dates keep). Money is kept as integer nano-dollars so sums are
+exact on every backend; the API turns it into a decimal string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from storage.models.money import nanos_to_usd
+
+
+
+class SessionStatus(str, Enum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ERROR = "error"
+
+
+class Session(BaseModel):
+    """A trace: one run of one agent, with rolling counters and its hash-chain head."""
+
+    project_id: str
+    id: str
+    agent_id: str | None = None
+    agent_name: str | None = None
+    status: SessionStatus = SessionStatus.ACTIVE
+    started_at: datetime
+    ended_at: datetime | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=list)
+    event_count: int = 0
+    error_count: int = 0
+    tool_call_count: int = 0
+    llm_call_count: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_nanos: int = 0
+    processing_ms: float = 0.0
+    last_event_at: datetime | None = None
+    chain_head: str | None = None
+    chain_seq: int = 0
+
+    @property
+    def cost_usd(self) -> Decimal:
+        return nanos_to_usd(self.cost_nanos)
+
+
+class Event(BaseModel):
+    """One thing an agent did. seq orders events within their session's hash chain."""
+
+    project_id: str
+    id: str
+    session_id: str
+    agent_id: str | None = None
+    type: str
+    severity: str = "info"
+    timestamp: datetime
+    received_at: datetime
+    seq: int = 0
+    call_id: str | None = None
+    model: str | None = None
+    tokens_in: int | None = None
+    tokens_out: int | None = None
+    duration_ms: float | None = None
+    cost_nanos: int | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    prev_hash: str | None = None
+    hash: str | None = None
+    # Commit order across the store, assigned at commit: what live streams resume from.
+    position: int = 0
+
+    @property
+    def cost_usd(self) -> Decimal | None:
+        return None if self.cost_nanos is None else nanos_to_usd(self.cost_nanos)
+
+
+class Agent(BaseModel):
+    project_id: str
+    id: str
+    name: str | None = None
+    first_seen: datetime
+    last_seen: datetime

@@ -1,0 +1,1 @@
+"""The MongoDB backend (PyMongo async)."""

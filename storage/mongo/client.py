@@ -1,0 +1,115 @@
+"""The MongoDB connection every domain shares: client, database, collections, topology, migrations.
+
+The schema version lives in one document of the `lensgraph_meta` collection.
+Index builds are idempotent, so start-up applies them every time; a database
+whose version document is newer than this code is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from pymongo import AsyncMongoClient
+from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
+
+from storage.contract.common import SchemaTooNew, StoreUnavailable
+from storage.mongo.layout import (
+    AGENTS, COUNTERS, EVENTS, IDEMPOTENCY, INDEXES, KEYS, META, PROJECTS, SCHEMA_VERSION, SESSIONS,
+)
+
+DEFAULT_DATABASE = "lensgraph"
+DATABASE_ENV = "LENSGRAPH_MONGODB_DB"
+SERVER_SELECTION_MS = 15_000
+START_TIMEOUT_S = 25  # bounds ping + hello however the server misbehaves
+
+
+def database_name(url: str) -> str:
+    """The URL's path, else $LENSGRAPH_MONGODB_DB, else "lensgraph"."""
+    return unquote(urlsplit(url).path.lstrip("/")) or os.environ.get(DATABASE_ENV) or DEFAULT_DATABASE
+
+
+def url_hosts(url: str) -> str:
+    return urlsplit(url).netloc.rpartition("@")[2] or "localhost"
+
+
+class Mongo:
+    """Opened by start(); the domain classes read its collections."""
+
+    db: Any
+    events: Any
+    sessions: Any
+    agents: Any
+    counters: Any
+    projects: Any
+    keys: Any
+    idempotency: Any
+
+    def __init__(self, url: str, client: AsyncMongoClient[dict[str, Any]] | None = None) -> None:
+        self.url = url
+        self.database_name = database_name(url)
+        self.hosts = url_hosts(url)
+        self.replicated = False  # replica set or mongos: transactions and change streams; set by start()
+        self.client = client
+
+    async def start(self) -> None:
+        try:
+            if self.client is None:
+                self.client = self._connect()
+            db = self.client.get_database(self.database_name)
+            # serverSelectionTimeoutMS covers an unreachable server; this, one that accepts and stalls.
+            async with asyncio.timeout(START_TIMEOUT_S):
+                await db.command("ping")
+                hello = await db.command("hello")
+            self.replicated = "setName" in hello or hello.get("msg") == "isdbgrid"
+            self.db = db
+            self.events, self.sessions, self.agents, self.counters = db[EVENTS], db[SESSIONS], db[AGENTS], db[COUNTERS]
+            self.projects, self.keys, self.idempotency = db[PROJECTS], db[KEYS], db[IDEMPOTENCY]
+            await self._migrate()
+        except SchemaTooNew:
+            await self.close()
+            raise
+        except (PyMongoError, ValueError, TimeoutError) as exc:
+            await self.close()
+            raise StoreUnavailable(self._unavailable(exc)) from exc
+
+    async def _migrate(self) -> None:
+        meta = self.db[META]
+        found = await meta.find_one({"_id": "schema"})
+        version = int(found["version"]) if found else 0
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"MongoDB database {self.database_name!r} at {self.hosts} has schema version {version}, newer than "
+                f"this LensGraph's {SCHEMA_VERSION}: upgrade LensGraph"
+            )
+        for name, indexes in INDEXES.items():
+            await self.db[name].create_indexes(indexes)
+        if version < SCHEMA_VERSION:
+            # $max: two processes starting together, or an older one starting later, never lower it.
+            await meta.update_one({"_id": "schema"}, {"$max": {"version": SCHEMA_VERSION}}, upsert=True)
+
+
+    def _connect(self) -> AsyncMongoClient[dict[str, Any]]:
+        options = {k.lower() for k in parse_qs(urlsplit(self.url).query)}
+        # Keyword options override the URL's; only fill in what it leaves out.
+        extra = {} if "serverselectiontimeoutms" in options else {"serverSelectionTimeoutMS": SERVER_SELECTION_MS}
+        return AsyncMongoClient(self.url, tz_aware=True, appname="lensgraph", **extra)
+
+    def _unavailable(self, exc: Exception) -> str:
+        reason = str(exc) or f"no answer within {START_TIMEOUT_S} s"
+        if isinstance(exc, ServerSelectionTimeoutError):
+            reason = reason.split(", Timeout:")[0]  # the rest is a topology dump
+        elif isinstance(exc, OperationFailure):
+            reason = (exc.details or {}).get("errmsg") or reason
+        reason = re.sub(r" \(configured timeouts:[^)]*\)", "", reason)
+        password = urlsplit(self.url).password
+        for secret in filter(None, {password, password and unquote(password)}):
+            reason = reason.replace(secret, "***")
+        return " ".join(f"MongoDB unavailable at {self.hosts} (database {self.database_name!r}): {reason}".split())
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()

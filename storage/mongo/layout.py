@@ -1,0 +1,96 @@
+"""MongoDB layout: collection names, indexes, and documents to and from models."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from pymongo import ASCENDING, IndexModel
+
+from storage.contract import Page, PageResult
+from storage.models import Event, Session
+from storage.search import search_text
+
+M = TypeVar("M", bound=BaseModel)
+
+EVENTS, SESSIONS, AGENTS, COUNTERS = "events", "sessions", "agents", "counters"
+PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
+META = "lensgraph_meta"  # {_id: "schema", version: N}
+# Version 1: the first layout. Version 2: nothing to convert; the version document itself.
+SCHEMA_VERSION = 2
+# Models leave out the derived _id, and search_text and pending, which only the store itself uses.
+EVENT_PROJECTION = {"_id": 0, "search_text": 0}
+SESSION_PROJECTION = {"_id": 0, "pending": 0}
+AGENT_PROJECTION = {"_id": 0}
+NO_ID = {"_id": 0}
+
+
+def _index(name: str, *fields: str, **options: Any) -> IndexModel:
+    return IndexModel([(f, ASCENDING) for f in fields], name=name, **options)
+
+
+# The SQLite indexes, one for one; _id stands in for the (project_id, id) keys.
+# Search has none: a substring of any length needs a scan, bounded by the
+# other filters' index.
+INDEXES: dict[str, list[IndexModel]] = {
+    EVENTS: [
+        _index("events_by_chain", "project_id", "session_id", "seq", unique=True),
+        _index("events_by_time", "project_id", "timestamp", "session_id", "seq"),
+        _index("events_by_session", "project_id", "session_id", "timestamp", "seq"),
+        _index("events_by_agent", "project_id", "agent_id", "timestamp"),
+        _index("events_by_type", "project_id", "type", "timestamp"),
+        _index("events_by_severity", "project_id", "severity", "timestamp"),
+        _index("events_by_position", "project_id", "position"),
+        _index(
+            "events_by_call",
+            "project_id",
+            "session_id",
+            "call_id",
+            partialFilterExpression={"call_id": {"$type": "string"}},
+        ),
+    ],
+    SESSIONS: [
+        _index("sessions_by_start", "project_id", "started_at", "id"),
+        _index("sessions_by_agent", "project_id", "agent_id", "started_at", "id"),
+        _index("sessions_by_status", "project_id", "status", "started_at", "id"),
+        _index("sessions_by_tag", "project_id", "tags", "started_at", "id"),
+    ],
+    AGENTS: [_index("agents_by_seen", "project_id", "last_seen", "id")],
+    # Projects and keys are looked up before a request has a project: not scoped by one.
+    PROJECTS: [
+        _index("projects_by_name", "name", unique=True),
+        _index("projects_by_tracker_token", "tracker_token", unique=True),
+        _index("projects_by_created", "created_at", "_id"),
+    ],
+    KEYS: [
+        _index("api_keys_by_id", "id", unique=True),
+        _index("api_keys_by_project", "project_id", "created_at", "id"),
+    ],
+    IDEMPOTENCY: [
+        _index("idempotency_by_key", "project_id", "key", unique=True),
+        # The server drops records once they expire; recall_response checks expiry itself as well.
+        _index("idempotency_expiry", "expires_at", expireAfterSeconds=0),
+    ],
+}
+
+
+def doc_id(project_id: str, id_: str) -> dict[str, str]:
+    """The _id of a project's event, session or agent (storage/mongo.py says why a sub-document)."""
+    return {"p": project_id, "i": id_}
+
+
+def event_doc(e: Event) -> dict[str, Any]:
+    return {"_id": doc_id(e.project_id, e.id), **e.model_dump(), "search_text": search_text(e.payload)}
+
+
+def session_doc(s: Session) -> dict[str, Any]:
+    return {"_id": doc_id(s.project_id, s.id), **s.model_dump(), "status": s.status.value}
+
+
+def maybe_model(model: type[M], doc: dict[str, Any] | None) -> M | None:
+    return None if doc is None else model.model_validate(doc)
+
+
+def page_result(items: list[Any], total: int, page: Page) -> PageResult[Any]:
+    """items: up to page.limit + 1 fetched, the extra one only telling that more follow."""
+    return PageResult(items=items[: page.limit], total=total, has_more=len(items) > page.limit)

@@ -1,0 +1,108 @@
+"""The SQLite change feed: every process's commits, read back by commit position.
+
+An event's rowid is its commit position (the single writer of each commit
+assigns them in order, and SQLite's lock orders the commits of several
+processes). The feed remembers the last position it delivered. A commit made
+by this process that directly follows it is delivered from memory at once;
+anything else (another process's commit, or one of ours after a gap) wakes a
+read of the events after that position, and of the sessions whose last change
+falls in the same range. Idle, it checks for others' commits a few times a
+second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+
+from storage.contract.live import Change
+from storage.models import Event, Session
+from storage.sqlite.database import Database
+from storage.sqlite.query import _prefixed
+from storage.sqlite.rows import EVENT_COLUMNS, SESSION_COLUMNS, _event, _session
+
+POLL_SECONDS = 0.1
+READ_LIMIT = 1000
+
+
+class SQLiteFeed:
+    shared = True
+
+    def __init__(self, db: Database, poll_seconds: float = POLL_SECONDS) -> None:
+        self.db = db
+        self.poll_seconds = poll_seconds
+        self._last: int | None = None  # the last position delivered; None while nobody follows
+        self._pending: deque[Change] = deque()
+        self._wake = asyncio.Event()
+
+    def committed(self, project_id: str, events: Sequence[Event], sessions: Sequence[Session]) -> None:
+        if self._last is None or not events:
+            return
+        if events[-1].position <= self._last:
+            return  # a read of the file delivered it already
+        if events[0].position == self._last + 1:
+            self._pending.append(Change(project_id, list(events), list(sessions)))
+            self._last = events[-1].position
+        self._wake.set()
+
+    async def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
+        self._last = await self._head()
+        ready.set()
+        try:
+            while True:
+                while self._pending:
+                    yield self._pending.popleft()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                await self._catch_up()
+        finally:
+            self._last = None
+            self._pending.clear()
+
+    async def _head(self) -> int:
+        ((head,),) = await self.db.fetch("SELECT COALESCE(MAX(rowid), 0) FROM events", ())
+        return int(head)
+
+    async def _catch_up(self) -> None:
+        last = self._last
+        if last is None or await self._head() <= last:
+            return
+        rows = await self.db.fetch(
+            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?",
+            (last, READ_LIMIT),
+        )
+        if not rows:
+            return
+        events = [_event(r) for r in rows]
+        upto = events[-1].position
+        session_rows = await self.db.fetch(
+            f"SELECT {_prefixed(SESSION_COLUMNS, 's')}, s.position FROM sessions s WHERE s.position > ? AND s.position <= ?"
+            " ORDER BY s.position",
+            (last, upto),
+        )
+        # No await from here on. A commit of ours can be in the file before its coroutine hands it over,
+        # so the fast path may have delivered part of this range while we read: keep only what is newer.
+        delivered = self._last
+        if delivered is None:
+            return
+        events = [e for e in events if e.position > delivered]
+        if not events:
+            return
+        sessions = [_session(r) for r in session_rows if r[-1] > delivered]
+        # One Change per run of one project's events, in commit order; its sessions go with its last run.
+        runs: list[Change] = []
+        for event in events:
+            if not runs or runs[-1].project_id != event.project_id:
+                runs.append(Change(event.project_id))
+            runs[-1].events.append(event)
+        for change in reversed(runs):
+            change.sessions = [s for s in sessions if s.project_id == change.project_id]
+            sessions = [s for s in sessions if s.project_id != change.project_id]
+        self._pending.extend(runs)
+        self._last = upto
+        if len(rows) == READ_LIMIT:
+            self._wake.set()  # more to read

@@ -1,0 +1,207 @@
+"""SQLite schema: numbered migrations, applied at start-up under PRAGMA user_version.
+
+Each migration runs in its own transaction and sets user_version when it
+commits, so a crash between two leaves a database at a known version. A
+database stamped with a version above the newest here was written by a newer
+LensGraph and is refused. Version 1 databases from before user_version was
+used say so in their meta table instead.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from storage.contract.common import SchemaTooNew
+
+# Version 1: the first schema, an index for every filter and sort the API offers.
+V1 = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS sessions (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    agent_id TEXT,
+    agent_name TEXT,
+    status TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    ended_at INTEGER,
+    last_event_at INTEGER,
+    metadata TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    event_count INTEGER NOT NULL,
+    error_count INTEGER NOT NULL,
+    tool_call_count INTEGER NOT NULL,
+    llm_call_count INTEGER NOT NULL,
+    tokens_in INTEGER NOT NULL,
+    tokens_out INTEGER NOT NULL,
+    cost_nanos INTEGER NOT NULL,
+    processing_ms REAL NOT NULL,
+    chain_head TEXT,
+    chain_seq INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sessions_by_start ON sessions (project_id, started_at, id);
+CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (project_id, agent_id, started_at, id);
+CREATE INDEX IF NOT EXISTS sessions_by_status ON sessions (project_id, status, started_at, id);
+
+CREATE TABLE IF NOT EXISTS session_tags (
+    project_id TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    PRIMARY KEY (project_id, tag, session_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    agent_id TEXT,
+    type TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    call_id TEXT,
+    model TEXT,
+    tokens_in INTEGER,
+    tokens_out INTEGER,
+    duration_ms REAL,
+    cost_nanos INTEGER,
+    payload TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    search_text TEXT NOT NULL,
+    prev_hash TEXT,
+    hash TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_id ON events (project_id, id);
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_chain ON events (project_id, session_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (project_id, ts, session_id, seq);
+CREATE INDEX IF NOT EXISTS events_by_session ON events (project_id, session_id, ts, seq);
+CREATE INDEX IF NOT EXISTS events_by_agent ON events (project_id, agent_id, ts);
+CREATE INDEX IF NOT EXISTS events_by_type ON events (project_id, type, ts);
+CREATE INDEX IF NOT EXISTS events_by_severity ON events (project_id, severity, ts);
+CREATE INDEX IF NOT EXISTS events_by_call ON events (project_id, session_id, call_id)
+    WHERE call_id IS NOT NULL;
+
+-- Trigram index: substring search that uses an index for terms of 3+ characters.
+-- Fed once per batch by commit_batch (a per-row trigger flushed the index per row,
+-- over half the writer's time); detail=none is enough for LIKE and a third smaller.
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5 (
+    search_text, content='events', content_rowid='rowid', tokenize='trigram', detail='none'
+);
+DROP TRIGGER IF EXISTS events_fts_insert;
+
+CREATE TRIGGER IF NOT EXISTS events_fts_delete AFTER DELETE ON events BEGIN
+    INSERT INTO events_fts (events_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+END;
+
+CREATE TABLE IF NOT EXISTS projects (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    allowed_origins TEXT NOT NULL,
+    tracker_token TEXT NOT NULL UNIQUE
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS api_keys (
+    hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    project_id TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS api_keys_by_project ON api_keys (project_id);
+
+CREATE TABLE IF NOT EXISTS idempotency (
+    project_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    body BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_by_expiry ON idempotency (expires_at);
+
+CREATE TABLE IF NOT EXISTS agents (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT,
+    first_seen INTEGER NOT NULL,
+    last_seen INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS agents_by_seen ON agents (project_id, last_seen, id);
+"""
+
+# Version 2: sessions carry the commit position of the batch that last changed them, so
+# another process tailing the database by position sees session changes as well as events.
+V2 = """
+ALTER TABLE sessions ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
+UPDATE sessions SET position = COALESCE((
+    SELECT MAX(e.rowid) FROM events e WHERE e.project_id = sessions.project_id AND e.session_id = sessions.id
+), 0);
+CREATE INDEX IF NOT EXISTS sessions_by_position ON sessions (position);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(conn: sqlite3.Connection) -> int:
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version == 0:
+        has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone()
+        if has_meta:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            version = int(row[0]) if row else 0
+    return int(version)
+
+
+def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
+    """Bring the database up to SCHEMA_VERSION; returns the version it was at."""
+    conn.execute("BEGIN IMMEDIATE")  # two processes starting together migrate one after the other
+    try:
+        found = current_version(conn)
+    finally:
+        conn.execute("ROLLBACK")
+    if found > SCHEMA_VERSION:
+        raise SchemaTooNew(
+            f"database {path} has schema version {found}, newer than this LensGraph's {SCHEMA_VERSION}: "
+            "upgrade LensGraph, or restore a backup taken before the upgrade"
+        )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            if current_version(conn) >= version:  # another process got here first
+                conn.execute("ROLLBACK")
+                continue
+            for statement in _statements(MIGRATIONS[version - 1]):
+                conn.execute(statement)
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(version),))
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return found
+
+
+def _statements(script: str) -> list[str]:
+    """Split a script into statements; executescript would commit the open transaction."""
+    out: list[str] = []
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        pending += line
+        if sqlite3.complete_statement(pending):
+            out.append(pending.strip())
+            pending = ""
+    if pending.strip():
+        out.append(pending.strip())
+    return out

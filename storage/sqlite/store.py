@@ -1,0 +1,27 @@
+"""The embedded default store: one SQLite file, one class per domain over a shared Database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from storage.sqlite.database import READERS, Database
+from storage.sqlite.idempotency import SQLiteIdempotency
+from storage.sqlite.live import SQLiteFeed
+from storage.sqlite.projects import SQLiteProjects
+from storage.sqlite.traces import SQLiteTraces
+
+
+class SQLiteStore:
+    def __init__(self, path: Path | str, readers: int = READERS) -> None:
+        self.db = Database(path, readers)
+        self.path = self.db.path
+        self.live = SQLiteFeed(self.db)
+        self.traces = SQLiteTraces(self.db, self.live)
+        self.projects = SQLiteProjects(self.db)
+        self.idempotency = SQLiteIdempotency(self.db)
+
+    async def start(self) -> None:
+        await self.db.open()
+
+    async def close(self) -> None:
+        await self.db.close()

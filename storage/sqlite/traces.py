@@ -1,0 +1,132 @@
+"""Trace writes on SQLite: commit_batch, the one event write, in one IMMEDIATE transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from storage.contract import Claim, CommitResult, Planner
+from storage.contract.live import ChangeFeed
+from storage.models import Event, Session
+from storage.sqlite.database import Database
+from storage.sqlite.idempotency import recall, remember
+from storage.sqlite.query import _chunks, _marks
+from storage.sqlite.rows import (
+    AGENT_COLUMNS, EVENT_COLUMNS, INSERT_EVENT_COLUMNS, SESSION_COLUMNS, _event, _event_row, _prepare, _session,
+    _session_row,
+)
+from storage.sqlite.traces_reads import TraceReads
+from storage.timeutil import to_ms
+
+UPSERT_SESSION = (
+    f"INSERT INTO sessions ({SESSION_COLUMNS}, position) VALUES ({_marks(21)})"
+    " ON CONFLICT (project_id, id) DO UPDATE SET "
+    + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"])
+)
+
+
+class SQLiteTraces(TraceReads):
+    def __init__(self, db: Database, feed: ChangeFeed) -> None:
+        super().__init__(db)
+        self.feed = feed
+
+    async def commit_batch(
+        self, project_id: str, events: list[Event], plan: Planner, claim: Claim | None = None
+    ) -> CommitResult:
+        prepared = {e.id: _prepare(e) for e in events}
+        result = await self.db.run(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
+        if result.inserted and not result.replayed:
+            self.feed.committed(project_id, result.inserted, result.sessions)
+        return result
+
+    def _commit(
+        self,
+        db: sqlite3.Connection,
+        project_id: str,
+        events: list[Event],
+        plan: Planner,
+        prepared: dict[str, tuple[bytes, bytes, str]],
+        claim: Claim | None,
+    ) -> CommitResult:
+        if claim is not None:
+            prior = recall(db, claim.project_id, claim.key, claim.created_at)
+            if prior is not None:
+                return CommitResult(events=[], sessions=[], inserted=[], response=prior, replayed=True)
+        result = self._commit_events(db, project_id, events, plan, prepared)
+        if claim is not None:
+            result.response = claim.record(result)
+            remember(db, result.response)
+        return result
+
+    def _commit_events(
+        self,
+        db: sqlite3.Connection,
+        project_id: str,
+        events: list[Event],
+        plan: Planner,
+        prepared: dict[str, tuple[bytes, bytes, str]],
+    ) -> CommitResult:
+        existing: dict[str, Event] = {}
+        ids = list(dict.fromkeys(e.id for e in events))
+        for chunk in _chunks(ids):
+            rows = db.execute(
+                f"SELECT {EVENT_COLUMNS} FROM events WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
+                (project_id, *chunk),
+            ).fetchall()
+            existing.update((row[1], _event(row)) for row in rows)
+        fresh: list[Event] = []
+        seen: set[str] = set(existing)
+        for e in events:
+            if e.id not in seen:
+                seen.add(e.id)
+                fresh.append(e)
+        if not fresh:
+            return CommitResult(events=[existing[e.id] for e in events], sessions=[], inserted=[])
+
+        session_ids = list(dict.fromkeys(e.session_id for e in fresh))
+        current: dict[str, Session] = {}
+        for chunk in _chunks(session_ids):
+            rows = db.execute(
+                f"SELECT {SESSION_COLUMNS} FROM sessions WHERE project_id = ? AND id IN ({_marks(len(chunk))})",
+                (project_id, *chunk),
+            ).fetchall()
+            current.update((row[1], _session(row)) for row in rows)
+
+        result = plan(current, fresh)
+        ((last,),) = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchall()
+        for offset, event in enumerate(result.events, start=1):
+            event.position = last + offset
+
+        db.executemany(
+            f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
+            [_event_row(e, prepared[e.id]) for e in result.events],
+        )
+        db.execute(
+            "INSERT INTO events_fts (rowid, search_text) SELECT rowid, search_text FROM events"
+            " WHERE rowid > ? AND rowid <= ?",
+            (last, last + len(result.events)),
+        )
+        # A session's position is the last commit position that changed it: what other processes tail.
+        position = last + len(result.events)
+        db.executemany(UPSERT_SESSION, [(*_session_row(s), position) for s in result.sessions])
+        retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
+        if retagged:
+            db.executemany(
+                "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?",
+                [(project_id, s.id) for s in retagged],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id) VALUES (?, ?, ?)",
+                [(project_id, tag, s.id) for s in retagged for tag in s.tags],
+            )
+        if result.agents:
+            db.executemany(
+                f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (project_id, id) DO UPDATE SET"
+                " name = COALESCE(excluded.name, agents.name),"
+                " first_seen = MIN(agents.first_seen, excluded.first_seen),"
+                " last_seen = MAX(agents.last_seen, excluded.last_seen)",
+                [(a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen)) for a in result.agents],
+            )
+        stored = {e.id: e for e in result.events}
+        stored.update(existing)
+        return CommitResult(events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events)
