@@ -10,6 +10,7 @@ from datetime import timedelta
 import aiohttp_cors
 from aiohttp import web
 
+from graph.app.health import add_health_routes
 from graph.app.settings import Settings
 from graph.rest import agent_analytics, agentlens, agentlens_server
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
@@ -110,10 +111,12 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
 
     async def close_streams(app: web.Application) -> None:
         # Shutdown: end every live stream now, so draining takes milliseconds, not the clients' patience.
-        if SERVICES in app:
-            await app[SERVICES].bus.close()
+        # Websockets first (1001, going away): their subscriptions end with them, and nothing is
+        # left to send on a closing socket; then the bus, which ends the SSE streams.
         for ws in list(app[WEBSOCKETS]):
             await ws.close(code=1001, message=b"server shutting down")
+        if SERVICES in app:
+            await app[SERVICES].bus.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.on_shutdown.append(close_streams)
@@ -129,6 +132,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.router.add_route("GET", "/graphql", view)
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get("/", _to_graphql, allow_head=True)
+    add_health_routes(app)
     stream = credentials(any_of(bearer, x_api_key, query_token))(agentlens_server.handlers.stream)
     app.router.add_get("/stream", stream, allow_head=False)
     for prefix, family in mounted:

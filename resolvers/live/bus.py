@@ -125,6 +125,10 @@ class Subscription:
 
 
 class Bus(Protocol):
+    @property
+    def subscriber_count(self) -> int: ...
+    @property
+    def running(self) -> bool: ...
     def subscribe_events(self, project_id: str, flt: EventFilter, maxsize: int | None = None) -> Subscription: ...
     def subscribe_sessions(
         self, project_id: str, flt: SessionFilter, maxsize: int | None = None

@@ -33,6 +33,10 @@ class FeedBus:
     def shared(self) -> bool:
         return self.feed.shared
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def subscribe_events(self, project_id: str, flt: EventFilter, maxsize: int | None = None) -> Subscription:
         return self.local.subscribe_events(project_id, flt, maxsize)
 
