@@ -1,7 +1,10 @@
 """Rate limits per route family, with each seed's documented windows and headers.
 
-Moving windows from the `limits` library, in memory: each replica limits on
-its own (a shared storage backend can be swapped in through `limits`).
+Budgets per key (what documents describe per account) are counted in the
+store in fixed windows, so they hold across every process serving the
+database. Budgets per IP address (seed 002's) are moving windows from the
+`limits` library in each process's memory: a client's address reaches one
+process per connection, and these limits guard that process.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from graph.rest.keys import RATE_HEADERS
+from graph.rest.keys import RATE_HEADERS, SERVICES
 from graph.rest.http import Handler, RateLimited
 from resolvers.core.auth import hash_key
 
@@ -37,6 +40,29 @@ class Rule:
 
 def new_limiter() -> MovingWindowRateLimiter:
     return MovingWindowRateLimiter(MemoryStorage())
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    allowed: bool
+    remaining: int
+    reset_at: float  # epoch seconds
+
+
+async def _in_memory(request: web.Request, rule: Rule, who: str) -> Verdict:
+    limiter = request.config_dict[LIMITER]
+    item = rule.item()
+    allowed = await limiter.hit(item, who, rule.prefix)
+    stats = await limiter.get_window_stats(item, who, rule.prefix)
+    return Verdict(allowed, stats.remaining, stats.reset_time)
+
+
+async def _shared(request: web.Request, rule: Rule, who: str) -> Verdict:
+    window_ms = rule.window_seconds * 1000
+    now_ms = int(time.time() * 1000)
+    start = now_ms - now_ms % window_ms
+    count = await request.config_dict[SERVICES].store.counters.hit(f"{who}|{rule.prefix}", start, window_ms)
+    return Verdict(count <= rule.limit, max(0, rule.limit - count), (start + window_ms) / 1000)
 
 
 def _identity(request: web.Request, rule: Rule, credential: Any) -> str:
@@ -65,15 +91,13 @@ def ratelimit_middleware(rules: list[Rule], style: str, mount: str, enabled: boo
         rule = next((r for r in rules if path.startswith(r.prefix)), None)
         if not enabled or rule is None or request.method == "OPTIONS":
             return await handler(request)
-        limiter = request.config_dict[LIMITER]
         extractor = getattr(request.match_info.handler, "auth", credential)
-        item, who = rule.item(), (_identity(request, rule, extractor), rule.prefix)
-        allowed = await limiter.hit(item, *who)
-        stats = await limiter.get_window_stats(item, *who)
-        headers = _headers(style, rule.limit, stats.remaining, stats.reset_time)
+        who = _identity(request, rule, extractor)
+        verdict = await (_shared if who.startswith("key:") else _in_memory)(request, rule, who)
+        headers = _headers(style, rule.limit, verdict.remaining, verdict.reset_at)
         request[RATE_HEADERS] = headers  # the error middleware adds them to error responses
-        if not allowed:
-            headers["Retry-After"] = str(max(1, math.ceil(stats.reset_time - time.time())))
+        if not verdict.allowed:
+            headers["Retry-After"] = str(max(1, math.ceil(verdict.reset_at - time.time())))
             raise RateLimited(
                 f"Too many requests: {rule.limit} per {rule.window_seconds}s on {mount}{rule.prefix}; "
                 f"retry after {headers['Retry-After']}s",

@@ -17,6 +17,7 @@ from storage.contract.common import (
     SchemaTooNew,
     StoreUnavailable,
 )
+from storage.contract.counters import CounterStore
 from storage.contract.idempotency import IdempotencyStore
 from storage.contract.live import Change, ChangeFeed
 from storage.contract.projects import ProjectStore
@@ -37,6 +38,7 @@ class Store(Protocol):
     traces: TraceStore
     projects: ProjectStore
     idempotency: IdempotencyStore
+    counters: CounterStore
     live: ChangeFeed
 
     async def start(self) -> None:
@@ -47,7 +49,7 @@ class Store(Protocol):
 
 
 __all__ = [
-    "BatchPlan", "Change", "ChangeFeed", "Claim", "CommitConflict", "CommitResult", "Conflict", "EventKey",
+    "BatchPlan", "Change", "ChangeFeed", "Claim", "CommitConflict", "CounterStore", "CommitResult", "Conflict", "EventKey",
     "EventQuery", "IdempotencyStore", "Page", "PageResult", "Planner", "ProjectStore", "SchemaTooNew",
     "SessionKey", "SessionQuery", "Store", "StoreUnavailable", "TraceStore",
 ]

@@ -15,6 +15,7 @@ M = TypeVar("M", bound=BaseModel)
 
 EVENTS, SESSIONS, AGENTS, COUNTERS = "events", "sessions", "agents", "counters"
 PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
+RATE_WINDOWS = "rate_windows"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 SCHEMA_VERSION = 2
@@ -66,6 +67,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("api_keys_by_id", "id", unique=True),
         _index("api_keys_by_project", "project_id", "created_at", "id"),
     ],
+    RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [
         _index("idempotency_by_key", "project_id", "key", unique=True),
         # The server drops records once they expire; recall_response checks expiry itself as well.

@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from storage.mongo.client import Mongo
+from storage.mongo.counters import MongoCounters
 from storage.mongo.idempotency import MongoIdempotency
 from storage.mongo.live import MongoFeed
 from storage.mongo.projects import MongoProjects
@@ -23,6 +24,7 @@ class MongoStore:
         self.traces = MongoTraces(self.mongo, self.live)
         self.projects = MongoProjects(self.mongo)
         self.idempotency = MongoIdempotency(self.mongo)
+        self.counters = MongoCounters(self.mongo)
 
     @property
     def hosts(self) -> str:

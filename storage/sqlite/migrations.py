@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE INDEX IF NOT EXISTS agents_by_seen ON agents (project_id, last_seen, id);
 """
 
-# Version 2: sessions carry the commit position of the batch that last changed them, so
+# Version 2: rate-limit windows shared by processes, and sessions carry the commit position of the batch that last changed them, so
 # another process tailing the database by position sees session changes as well as events.
 V2 = """
 ALTER TABLE sessions ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
@@ -146,6 +146,16 @@ UPDATE sessions SET position = COALESCE((
     SELECT MAX(e.rowid) FROM events e WHERE e.project_id = sessions.project_id AND e.session_id = sessions.id
 ), 0);
 CREATE INDEX IF NOT EXISTS sessions_by_position ON sessions (position);
+
+-- Rate-limit windows every process counts in (per-key budgets hold across processes).
+CREATE TABLE IF NOT EXISTS rate_windows (
+    bucket TEXT NOT NULL,
+    window_start INTEGER NOT NULL,
+    count INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (bucket, window_start)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS rate_windows_by_expiry ON rate_windows (expires_at);
 """
 
 MIGRATIONS: tuple[str, ...] = (V1, V2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.sqlite.counters import SQLiteCounters
 from storage.sqlite.database import READERS, Database
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
@@ -19,6 +20,7 @@ class SQLiteStore:
         self.traces = SQLiteTraces(self.db, self.live)
         self.projects = SQLiteProjects(self.db)
         self.idempotency = SQLiteIdempotency(self.db)
+        self.counters = SQLiteCounters(self.db)
 
     async def start(self) -> None:
         await self.db.open()

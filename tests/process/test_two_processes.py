@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import time
 from typing import Any
 
 import aiohttp
@@ -118,3 +119,21 @@ async def test_live_events_ingested_through_one_process_reach_the_others_sse_and
     keys = [e["payload"]["data"]["key"] for e in seen]
     assert keys == [k for k in range(3) for _ in range(5)]  # every event, in commit order
     assert [e["payload"]["data"]["key"] for e in streamed] == keys
+
+
+async def test_a_per_key_rate_budget_holds_across_both_processes(spawn: Spawn) -> None:
+    admin = "admin-key-for-process-tests-0123"
+    limits = {"LENSGRAPH_API_KEY": admin, "LENSGRAPH_RATE_LIMITS": "true", "LENSGRAPH_RATE_LIMIT_PER_MINUTE": "6"}
+    a, b = await spawn(None, **limits), await spawn(None, **limits)
+    statuses = []
+    remaining = []
+    if time.time() % 60 > 57:  # stay inside one fixed window
+        await asyncio.sleep(60 - time.time() % 60 + 0.1)
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {admin}"}) as http:
+        for i in range(10):
+            async with http.get(f"{(a, b)[i % 2].url}/api/events") as r:
+                statuses.append(r.status)
+                remaining.append(r.headers["X-RateLimit-Remaining"])
+    # The budget is per key, not per process: 6 pass in all, whichever process served them.
+    assert statuses == [200] * 6 + [429] * 4, statuses
+    assert remaining[:6] == ["5", "4", "3", "2", "1", "0"], remaining

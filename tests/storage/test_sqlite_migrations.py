@@ -1,0 +1,98 @@
+"""SQLite migrations: a version 1 database (as the previous release wrote it) opens and reads back."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+
+from resolvers.traces.chain import event_hash, verify
+from storage.contract import EventQuery, Page, SchemaTooNew, SessionQuery
+from storage.models import Event
+from storage.sqlite.migrations import SCHEMA_VERSION, V1, _statements
+from storage.sqlite.store import SQLiteStore
+from storage.timeutil import to_ms
+
+T0 = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+
+
+def write_version_1(path: Path) -> list[Event]:
+    """What the previous release did at start-up and on ingest: its DDL, its meta row, its rows."""
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    for statement in _statements(V1):
+        db.execute(statement)
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', '1')")
+    events: list[Event] = []
+    prev = None
+    for seq in range(1, 4):
+        e = Event(project_id="p", id=f"e{seq}", session_id="s1", agent_id="a", type="custom",
+                  timestamp=T0.replace(second=seq), received_at=T0, seq=seq, payload={"n": seq, "note": "héllo"},
+                  prev_hash=prev)
+        e.hash = event_hash(e, prev)
+        prev = e.hash
+        events.append(e)
+        db.execute(
+            "INSERT INTO events (rowid, project_id, id, session_id, agent_id, type, severity, ts, received_at, seq,"
+            " payload, metadata, search_text, prev_hash, hash) VALUES (?, 'p', ?, 's1', 'a', 'custom', 'info', ?, ?, ?,"
+            " ?, '{}', ?, ?, ?)",
+            (seq, e.id, to_ms(e.timestamp), to_ms(T0), seq, orjson.dumps(e.payload), f"{seq}\nhéllo", e.prev_hash,
+             e.hash),
+        )
+    db.execute(
+        "INSERT INTO sessions VALUES ('p', 's1', 'a', 'Agent A', 'completed', ?, ?, ?, '{\"env\": \"prod\"}', '[]',"
+        " 3, 0, 0, 0, 10, 20, 1500000000, 0.0, ?, 3)",
+        (to_ms(T0), to_ms(T0.replace(second=3)), to_ms(T0.replace(second=3)), prev),
+    )
+    db.close()
+    return events
+
+
+async def test_a_version_1_database_is_migrated_and_reads_back(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    written = write_version_1(path)
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (session,) = await store.traces.sessions_by_ids("p", ["s1"])
+        assert (session.agent_name, session.event_count, session.cost_nanos, session.metadata) == (
+            "Agent A", 3, 1_500_000_000, {"env": "prod"})
+        chain = await store.traces.session_chain("p", "s1")
+        assert [e.hash for e in chain] == [e.hash for e in written] and verify(chain)
+        found = await store.traces.find_events("p", EventQuery(search="héllo"), Page(limit=10))
+        assert found.total == 3
+        listed = await store.traces.find_sessions("p", SessionQuery(statuses=("completed",)), Page())
+        assert [s.id for s in listed.items] == ["s1"]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    # The new column is backfilled: the session's last change is its last event's commit position.
+    assert db.execute("SELECT position FROM sessions WHERE id = 's1'").fetchone() == (3,)
+    db.close()
+
+
+async def test_opening_twice_migrates_once_and_keeps_data(tmp_path: Path) -> None:
+    path = tmp_path / "v1.db"
+    write_version_1(path)
+    for _ in range(2):
+        store = SQLiteStore(path)
+        await store.start()
+        assert len(await store.traces.session_chain("p", "s1")) == 3
+        await store.close()
+
+
+async def test_a_database_from_a_newer_version_is_refused_in_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 7}")
+    db.close()
+    store = SQLiteStore(path)
+    with pytest.raises(SchemaTooNew) as refused:
+        await store.start()
+    message = str(refused.value)
+    assert f"schema version {SCHEMA_VERSION + 7}" in message and "\n" not in message
+    assert f"this LensGraph's {SCHEMA_VERSION}" in message
