@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from resolvers.core.auth import Principal
-from resolvers.traces.loaders import Loaders
+from graph.schema.loaders import Loaders
 from resolvers.core.services import Services
 
 

@@ -16,7 +16,7 @@ from graph.schema.errors import with_code
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from graph.rest.http import json_response
 from resolvers.core.auth import Principal, Unauthorized
-from resolvers.traces.loaders import Loaders
+from graph.schema.loaders import Loaders
 
 http_credential = any_of(bearer, x_api_key)
 

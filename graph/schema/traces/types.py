@@ -26,7 +26,7 @@ from graph.schema.traces.inputs import (
     event_query,
     session_query,
 )
-from resolvers.traces.loaders import ChildrenKey
+from graph.schema.loaders import ChildrenKey
 from storage.contract import EventQuery
 from storage import models
 from storage.timeutil import from_ms, to_ms
