@@ -1,11 +1,15 @@
-# Two commands on a fresh machine: `make run` and `make test`.
+# Two commands on a fresh machine: `make run` and `make test`. `make help` lists the rest.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run demo test schema bench clean
+.PHONY: help run demo test lint typecheck imports pytest schema bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "} {printf "  make %-10s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,17 +24,32 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@ $(VENV)/.installed
 
-run: $(VENV)/.installed
+# The browser tests drive Debian's Chromium; install it once where it is missing (needs root, as in CI).
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+run: $(VENV)/.installed ## set up and serve the demo on the embedded store (http://127.0.0.1:3000/graphql)
 	$(BIN)/lensgraph serve --host $(HOST) --port $(PORT) --demo
 
-test: $(VENV)/.installed-test
+test: lint typecheck imports pytest ## set up, lint, type-check, check the import rules, run every test
+
+lint: $(VENV)/.installed-test ## ruff
+	$(BIN)/ruff check graph resolvers storage tests bench
+
+typecheck: $(VENV)/.installed-test ## mypy on the packages
+	$(BIN)/mypy
+
+imports: $(VENV)/.installed-test ## import-linter: graph -> resolvers -> storage, families and backends independent
+	$(BIN)/lint-imports
+
+pytest: $(VENV)/.installed-test $(CHROMIUM) ## the test suite only (PYTEST_ARGS passes options)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-schema: $(VENV)/.installed
+schema: $(VENV)/.installed ## regenerate schema.graphql from the code
 	$(BIN)/lensgraph schema --output schema.graphql
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.installed ## ingest benchmark against a spawned server (see bench/README.md)
 	$(BIN)/python bench/ingest.py --spawn
 
-clean:
-	rm -rf $(VENV) data .pytest_cache
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from graph.rest.keys import SERVICES
 from graph.rest.ratelimit import LIMITER, new_limiter, ratelimit_middleware
 from graph.rest.sse import HEARTBEAT
 from graph.schema.build import build_schema
+from graph.schema.ide import add_ide_routes
 from graph.schema.view import WEBSOCKETS, LensGraphView
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.projects.service import ensure_default
@@ -133,6 +134,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get("/", _to_graphql, allow_head=True)
     add_health_routes(app)
+    if settings.graphiql:
+        add_ide_routes(app)
     stream = credentials(any_of(bearer, x_api_key, query_token))(agentlens_server.handlers.stream)
     app.router.add_get("/stream", stream, allow_head=False)
     for prefix, family in mounted:

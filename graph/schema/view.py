@@ -11,6 +11,7 @@ from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
 
 from graph.rest.auth import any_of, bearer, x_api_key
+from graph.schema import ide
 from graph.schema.context import Context
 from graph.schema.errors import with_code
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
@@ -63,6 +64,9 @@ class LensGraphView(GraphQLView):
             return _graphql_error(response.status, response.text or "Bad request", "BAD_REQUEST")
         return response
 
+    async def render_graphql_ide(self, request: web.Request) -> web.Response:
+        return web.Response(text=ide.page(), content_type="text/html")
+
     async def create_websocket_response(
         self, request: web.Request, subprotocol: str | None
     ) -> web.WebSocketResponse:
@@ -71,7 +75,13 @@ class LensGraphView(GraphQLView):
         return ws
 
     def _is_ide(self, request: web.Request) -> bool:
-        return request.method == "GET" and "text/html" in request.headers.get("Accept", "")
+        # Exactly strawberry's rule for serving the IDE page: a GET that carries a query is executed,
+        # whatever its Accept header, so it must authenticate like any other.
+        return (
+            request.method == "GET"
+            and request.query.get("query") is None
+            and any(h in request.headers.get("Accept", "") for h in ("text/html", "*/*"))
+        )
 
     async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
         services = request.config_dict[SERVICES]

@@ -1,0 +1,77 @@
+"""GraphiQL is served by LensGraph itself and works in a real browser with no other network."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from urllib.parse import quote, urlsplit
+
+from tests.conftest import Api, typed
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+async def test_the_ide_page_loads_only_this_servers_assets(api: Api) -> None:
+    resp = await api.client.get("/graphql", headers={"Accept": "text/html"})
+    assert resp.status == 200 and resp.content_type == "text/html"
+    page = await resp.text()
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert len(sources) == 5 and all(s.startswith("/graphql-ide/") for s in sources), sources
+    for source in sources:
+        asset = await api.client.get(source)
+        assert asset.status == 200, source
+        assert len(await asset.read()) > 5_000
+        assert asset.content_type == ("text/css" if source.endswith(".css") else "application/javascript")
+    assert (await api.client.get("/graphql-ide/../../etc/passwd")).status == 404
+    assert (await api.client.get("/graphql-ide/views.py")).status == 404
+    root = await api.client.get("/", allow_redirects=False)
+    assert (root.status, root.headers["Location"]) == (302, "/graphql")
+
+
+async def test_graphiql_runs_a_query_in_chromium_without_leaving_the_server(api: Api) -> None:
+    from playwright.async_api import async_playwright
+
+    await api.post_typed([typed("custom", {"type": "t", "data": 1}, session="ide-session")])
+    base = str(api.client.make_url("/"))
+    host = urlsplit(base).netloc
+    elsewhere: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--no-first-run"],
+        )
+        try:
+            page = await browser.new_page()
+
+            async def only_this_server(route):  # type: ignore[no-untyped-def]
+                if urlsplit(route.request.url).netloc != host:
+                    elsewhere.append(route.request.url)
+                    await route.abort()
+                else:
+                    await route.continue_()
+
+            await page.route("**/*", only_this_server)
+            query = "{ sessions { totalCount nodes { id } } }"
+            await page.goto(f"{base}graphql#query={quote(query)}")
+            await page.wait_for_selector(".graphiql-container", timeout=20_000)
+            await page.click(".graphiql-execute-button")
+            result = page.locator(".result-window")
+            await result.get_by_text('"ide-session"').wait_for(timeout=20_000)
+            text = await result.inner_text()
+        finally:
+            await browser.close()
+    assert '"totalCount": 1' in text
+    assert elsewhere == []
+
+
+
+async def test_a_get_query_with_an_html_accept_header_still_needs_a_key(make_api) -> None:
+    api = await make_api(api_key="admin-key-for-tests-0123456789")
+    resp = await api.client.get(
+        "/graphql", params={"query": "{ sessions { totalCount } }"}, headers={"Accept": "text/html"}
+    )
+    assert resp.status == 401
+    assert (await resp.json())["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    page = await api.client.get("/graphql", headers={"Accept": "text/html"})  # the IDE page itself is public
+    assert page.status == 200 and "graphiql" in await page.text()
