@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import overload
 
 
 def to_ms(value: datetime) -> int:
     return int(value.timestamp() * 1000 + (0.5 if value.timestamp() >= 0 else -0.5))
 
 
+@overload
+def from_ms(value: int) -> datetime: ...
+@overload
+def from_ms(value: None) -> None: ...
 def from_ms(value: int | None) -> datetime | None:
     if value is None:
         return None

@@ -112,8 +112,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
             await site.start()
         except OSError as exc:
             raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-        server = site._server
-        port = server.sockets[0].getsockname()[1] if server is not None and server.sockets else settings.port
+        port = int(runner.addresses[0][1]) if runner.addresses else settings.port
         _banner(settings, port)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

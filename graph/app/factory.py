@@ -95,7 +95,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app[LIMITER] = new_limiter()
     app[RATE_PER_MINUTE] = settings.rate_limit_per_minute
     app[HEARTBEAT] = settings.sse_heartbeat_seconds
-    app[WEBSOCKETS] = weakref.WeakSet()
+    app[WEBSOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         backend = store or open_store(settings.database_url)
@@ -114,7 +114,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         # Shutdown: end every live stream now, so draining takes milliseconds, not the clients' patience.
         # Websockets first (1001, going away): their subscriptions end with them, and nothing is
         # left to send on a closing socket; then the bus, which ends the SSE streams.
-        for ws in list(app[WEBSOCKETS]):
+        sockets = app[WEBSOCKETS]
+        for ws in list(sockets):
             await ws.close(code=1001, message=b"server shutting down")
         if SERVICES in app:
             await app[SERVICES].bus.close()

@@ -9,15 +9,18 @@ the Principal and the project every store call is scoped by.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
+from resolvers.core.auth import Principal
 from graph.rest.http import Handler
 
 Extractor = Callable[[web.Request], str | None]
+# A route with its own way of proving identity (trackers): resolves the Principal itself.
+Authenticate = Callable[[web.Request], Awaitable[Principal]]
 
 PUBLIC = "public"
 SELF = "self"
@@ -53,7 +56,7 @@ def self_authenticating(handler: Any) -> Any:
     return handler
 
 
-def credentials(extractor: Extractor) -> Callable[[Any], Any]:
+def credentials(extractor: Extractor | Authenticate) -> Callable[[Any], Any]:
     def mark(handler: Any) -> Any:
         handler.auth = extractor
         return handler

@@ -22,7 +22,7 @@ from graph.schema.loaders import Loaders
 http_credential = any_of(bearer, x_api_key)
 
 # Open websockets, closed with 1001 (going away) when the server shuts down.
-WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets", weakref.WeakSet)
 
 
 def ws_credential(params: dict[str, Any], request: web.Request) -> str | None:
@@ -42,7 +42,7 @@ def _graphql_error(status: int, message: str, code: str) -> web.Response:
     return json_response({"errors": [{"message": message, "extensions": {"code": code}}]}, status)
 
 
-class LensGraphView(GraphQLView):
+class LensGraphView(GraphQLView[Context, None]):
     def __init__(self, *args: Any, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_body_bytes = max_body_bytes
@@ -83,7 +83,7 @@ class LensGraphView(GraphQLView):
             and any(h in request.headers.get("Accept", "") for h in ("text/html", "*/*"))
         )
 
-    async def get_context(self, request: web.Request, response: Any) -> Context:  # type: ignore[override]
+    async def get_context(self, request: web.Request, response: Any) -> Context:
         services = request.config_dict[SERVICES]
         websocket = isinstance(response, web.WebSocketResponse)
         principal = request.get(PRINCIPAL) or Principal(project_id="")  # websockets: set on connect
@@ -98,7 +98,7 @@ class LensGraphView(GraphQLView):
             websocket=websocket,
         )
 
-    async def on_ws_connect(self, context: Context) -> Any:  # type: ignore[override]
+    async def on_ws_connect(self, context: Context) -> Any:
         credential = ws_credential(context.connection_params or {}, context.request)
         try:
             principal = await context.services.auth.authenticate(credential)

@@ -60,10 +60,12 @@ async def follow(
                     yield event
                 if len(page) < REPLAY_PAGE:
                     break
-        async for event in subscription:
-            if last is not None and event.position <= last:
+        async for message in subscription:
+            if not isinstance(message, Event):  # an event subscription carries events only
                 continue
-            last = event.position
-            yield event
+            if last is not None and message.position <= last:
+                continue
+            last = message.position
+            yield message
     finally:
         subscription.close()

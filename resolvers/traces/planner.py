@@ -68,7 +68,7 @@ class BatchPlanner:
             session.chain_seq, session.chain_head = seq, event.hash
             sealed.append(event)
             if session.agent_id:
-                self._seen(agents, session, event)
+                self._seen(agents, session.agent_id, session, event)
         return BatchPlan(events=sealed, sessions=list(sessions.values()), agents=list(agents.values()))
 
     @staticmethod
@@ -112,12 +112,12 @@ class BatchPlanner:
         if session.agent_name is None and hint is not None and hint.agent_name:
             session.agent_name = hint.agent_name
 
-    def _seen(self, agents: dict[str, Agent], session: Session, event: Event) -> None:
-        agent = agents.get(session.agent_id)
+    def _seen(self, agents: dict[str, Agent], agent_id: str, session: Session, event: Event) -> None:
+        agent = agents.get(agent_id)
         if agent is None:
-            agents[session.agent_id] = Agent.model_construct(
+            agents[agent_id] = Agent.model_construct(
                 project_id=self.project_id,
-                id=session.agent_id,
+                id=agent_id,
                 name=session.agent_name,
                 first_seen=event.timestamp,
                 last_seen=event.timestamp,

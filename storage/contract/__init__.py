@@ -35,11 +35,17 @@ from storage.contract.traces import (
 
 
 class Store(Protocol):
-    traces: TraceStore
-    projects: ProjectStore
-    idempotency: IdempotencyStore
-    counters: CounterStore
-    live: ChangeFeed
+    # Read-only members, so a backend's own classes satisfy them (mutable protocol members are invariant).
+    @property
+    def traces(self) -> TraceStore: ...
+    @property
+    def projects(self) -> ProjectStore: ...
+    @property
+    def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def counters(self) -> CounterStore: ...
+    @property
+    def live(self) -> ChangeFeed: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""

@@ -106,6 +106,6 @@ class Database:
         async with self.reader() as conn:
             return list(await conn.execute_fetchall(sql, args))
 
-    async def write(self, statements: list[tuple[str, Sequence[Any]]]) -> list[int]:
+    async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run statements in one write transaction; returns each one's changed-row count."""
         return await self.run(lambda db: [db.execute(sql, args).rowcount for sql, args in statements])

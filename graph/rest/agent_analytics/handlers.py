@@ -121,7 +121,7 @@ async def track_batch(request: web.Request) -> web.Response:
 
 
 def project_json(p: Project, has_key: bool | None = None) -> dict[str, Any]:
-    out = {
+    out: dict[str, Any] = {
         "id": p.id,
         "name": p.name,
         "project_token": p.tracker_token,

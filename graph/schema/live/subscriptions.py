@@ -11,7 +11,8 @@ from strawberry.types import Info
 
 from graph.schema.context import Context
 from graph.schema.traces.types import Event, Session
-from graph.schema.traces.inputs import SessionStatusEnum
+from graph.schema.traces.inputs import SessionStatusEnum  # noqa: F401  (registers the enum)
+from storage.models import SessionStatus
 from resolvers.live.bus import EventFilter, SessionFilter, Subscription, SubscriberOverflow
 
 
@@ -52,7 +53,7 @@ class LiveEventFilter:
 class LiveSessionFilter:
     session_id: strawberry.ID | None = None
     agent_id: strawberry.ID | None = None
-    status: list[SessionStatusEnum] | None = None  # type: ignore[valid-type]
+    status: list[SessionStatus] | None = None
 
     def to_bus(self) -> SessionFilter:
         return SessionFilter(

@@ -12,6 +12,7 @@ from storage.contract import EventQuery, SessionQuery
 from storage.models import SessionStatus
 
 
+# Registers the stored enum itself as the GraphQL enum, so annotations can name SessionStatus directly.
 SessionStatusEnum = strawberry.enum(SessionStatus, name="SessionStatus", description="Lifecycle of a session.")
 
 
@@ -41,7 +42,7 @@ class EventFilter:
 @strawberry.input
 class SessionFilter:
     agent_id: strawberry.ID | None = None
-    status: list[SessionStatusEnum] | None = None  # type: ignore[valid-type]
+    status: list[SessionStatus] | None = None
     from_: datetime | None = strawberry.field(default=None, name="from", description="startedAt at or after")
     to: datetime | None = strawberry.field(default=None, description="startedAt at or before")
     tags: list[str] | None = strawberry.field(default=None, description="Sessions carrying all of these tags.")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
@@ -21,7 +21,6 @@ from graph.schema.connection import Connection, decode_cursor, page_args, to_con
 from graph.schema.traces.inputs import (
     EventFilter,
     SessionFilter,
-    SessionStatusEnum,
     SortOrder,
     event_query,
     session_query,
@@ -29,6 +28,7 @@ from graph.schema.traces.inputs import (
 from graph.schema.loaders import ChildrenKey
 from storage.contract import EventQuery
 from storage import models
+from storage.models import SessionStatus
 from storage.timeutil import from_ms, to_ms
 
 CALL_TYPES = {"tool_call": ("tool_response", "tool_error"), "llm_call": ("llm_response",)}
@@ -105,7 +105,7 @@ class Event:
             id=strawberry.ID(doc.id), type=doc.type, severity=doc.severity, timestamp=doc.timestamp,
             received_at=doc.received_at, sequence=doc.seq, session_id=strawberry.ID(doc.session_id),
             agent_id=strawberry.ID(doc.agent_id) if doc.agent_id else None, call_id=doc.call_id,
-            payload=doc.payload, metadata=doc.metadata, model=doc.model, tokens_in=doc.tokens_in,
+            payload=cast(JSON, doc.payload), metadata=cast(JSON, doc.metadata), model=doc.model, tokens_in=doc.tokens_in,
             tokens_out=doc.tokens_out, duration_ms=doc.duration_ms, cost_usd=doc.cost_usd, hash=doc.hash,
             prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
         )
@@ -160,7 +160,7 @@ async def _session_of(pending: Awaitable[models.Session | None]) -> Session | No
 @strawberry.type(description="A trace: one run of one agent.")
 class Session:
     id: strawberry.ID
-    status: SessionStatusEnum  # type: ignore[valid-type]
+    status: SessionStatus
     agent_id: strawberry.ID | None
     agent_name: str | None
     started_at: datetime
@@ -190,7 +190,7 @@ class Session:
             agent_id=strawberry.ID(doc.agent_id) if doc.agent_id else None, agent_name=doc.agent_name,
             started_at=doc.started_at, ended_at=doc.ended_at, last_event_at=doc.last_event_at,
             duration_ms=None if end is None else (end - doc.started_at).total_seconds() * 1000,
-            metadata=doc.metadata, tags=doc.tags, event_count=doc.event_count, error_count=doc.error_count,
+            metadata=cast(JSON, doc.metadata), tags=doc.tags, event_count=doc.event_count, error_count=doc.error_count,
             tool_call_count=doc.tool_call_count, llm_call_count=doc.llm_call_count, tokens_in=doc.tokens_in,
             tokens_out=doc.tokens_out, cost_usd=doc.cost_usd, processing_ms=doc.processing_ms,
             chain_head=doc.chain_head, doc=doc,
