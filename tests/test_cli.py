@@ -1,5 +1,6 @@
 """The lensgraph command, run as a user would."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,41 @@ def test_bad_settings_and_unreachable_databases_fail_in_one_line(tmp_path: Path)
 def test_schema_is_printed(tmp_path: Path) -> None:
     out = run("schema")
     assert out.returncode == 0 and "type Query" in out.stdout
+
+
+def test_version_and_help_document_every_setting() -> None:
+    from importlib.metadata import version
+
+    from graph.app.settings import Settings
+
+    shown = run("--version")
+    assert shown.returncode == 0 and shown.stdout.strip() == f"lensgraph {version('lensgraph')}"
+    helped = run("serve", "--help")
+    assert helped.returncode == 0
+    text = re.sub(r"-\s+", "-", " ".join(helped.stdout.split()))  # textwrap breaks lines at hyphens
+    for name, field in Settings.model_fields.items():
+        flag = "--" + name.replace("_", "-")
+        assert flag in text, flag
+        assert f"env LENSGRAPH_{name.upper()})" in text, name
+        default = "none" if field.default is None else field.default
+        assert f"(default: {default};" in text, name
+
+
+def test_dev_mode_refuses_a_public_address_in_one_line() -> None:
+    refused = run("serve", "--host", "0.0.0.0", "--port", "0", "--database", "sqlite:///:memory-never-opened:")
+    assert refused.returncode == 2
+    assert refused.stderr.strip().startswith("lensgraph: refusing to listen on 0.0.0.0 in dev mode")
+    assert "Traceback" not in refused.stderr
+
+
+def test_a_database_from_a_newer_version_exits_2_in_one_line(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "future.db"
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA user_version = 99")
+    db.close()
+    refused = run("serve", "--port", "0", "--database", f"sqlite:///{path}")
+    assert refused.returncode == 2
+    (line,) = refused.stderr.strip().splitlines()
+    assert line.startswith("lensgraph: database") and "schema version 99" in line

@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lensgraph", description="LensGraph: a GraphQL analytics backend for AI agents.")
     parser.add_argument("--version", action="version", version=f"lensgraph {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("serve", help="run the server", formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser("serve", help="run the server")
     _add_settings(p)
     p.add_argument("--demo", action="store_true", help="load the demo sample first (once)")
     p.set_defaults(func=serve)
