@@ -1,13 +1,28 @@
-"""Millisecond UTC time, the precision every backend keeps."""
+"""Millisecond UTC time, the precision every backend keeps, converted exactly.
+
+Conversions use integer arithmetic on timedeltas, never floats: a float
+timestamp loses the millisecond past about the year 2243, which would make a
+stored event read back 1 ms off and its hash chain fail verification.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import overload
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+ONE_MS = timedelta(milliseconds=1)
+# The instants every backend can store and read back: BSON dates and SQLite integers hold far more,
+# Python's datetime holds years 1-9999.
+MIN_TIME = datetime(1, 1, 1, tzinfo=UTC)
+MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 def to_ms(value: datetime) -> int:
-    return int(value.timestamp() * 1000 + (0.5 if value.timestamp() >= 0 else -0.5))
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    delta = value - EPOCH
+    return delta // ONE_MS + (1 if (delta % ONE_MS) * 2 >= ONE_MS else 0)
 
 
 @overload
@@ -17,7 +32,7 @@ def from_ms(value: None) -> None: ...
 def from_ms(value: int | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
+    return EPOCH + timedelta(milliseconds=value)
 
 
 def utc_ms(value: datetime) -> datetime:

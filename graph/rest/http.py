@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
-from aiohttp import web
+from aiohttp import ClientPayloadError, web
+from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 from pydantic import TypeAdapter, ValidationError
 
 from graph.rest.keys import RATE_HEADERS
 from resolvers.core.auth import Forbidden, Unauthorized
+from resolvers.core.bounds import MAX_JSON_DEPTH, MAX_OFFSET, Instant, json_depth_exceeds
 from resolvers.core.errors import InputError, NotFound, Problem
 from storage.contract import CommitConflict, Conflict
 
@@ -22,7 +26,7 @@ log = logging.getLogger("lensgraph.rest")
 ErrorRenderer = Callable[[int, str, Sequence[Problem]], web.Response]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_datetime = TypeAdapter(datetime)
+_instant = TypeAdapter(Instant)
 
 
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -36,13 +40,27 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 async def read_json(request: web.Request) -> Any:
     """The request body as JSON; too large or malformed bodies are InputErrors or 413s."""
-    body = await request.read()  # aiohttp raises 413 past client_max_size
+    body = await read_body(request)
     if not body:
         raise InputError(Problem("body", "is empty; send a JSON object"))
     try:
-        return orjson.loads(body)
+        value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(Problem("body", f"is not valid JSON ({exc})")) from None
+    if json_depth_exceeds(value):
+        raise InputError(Problem("body", f"nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"))
+    return value
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The body, decompressed; 413 past the size limit, 400 for a body that cannot be decoded."""
+    try:
+        return await request.read()  # aiohttp raises 413 past client_max_size
+    except web.HTTPException:
+        raise
+    except (ClientPayloadError, RequestPayloadError, HttpProcessingError, ValueError, zlib.error) as exc:
+        encoding = request.headers.get("Content-Encoding", "identity")
+        raise InputError(Problem("body", f"cannot be read as Content-Encoding {encoding} ({exc})")) from None
 
 
 def query_list(request: web.Request, name: str) -> tuple[str, ...] | None:
@@ -59,10 +77,14 @@ def query_int(request: web.Request, name: str, default: int, *, low: int = 0, hi
     try:
         value = int(raw)
     except ValueError:
-        raise InputError(Problem(name, f"must be an integer, got {raw!r}")) from None
+        raise InputError(Problem(name, f"must be an integer, got {raw[:40]!r}")) from None
     if value < low:
         raise InputError(Problem(name, f"must be at least {low}"))
-    return min(value, high) if high is not None else value
+    if high is not None:
+        return min(value, high)
+    if value > MAX_OFFSET:
+        raise InputError(Problem(name, f"must be at most {MAX_OFFSET}"))
+    return value
 
 
 def query_time(request: web.Request, name: str) -> datetime | None:
@@ -70,9 +92,10 @@ def query_time(request: web.Request, name: str) -> datetime | None:
     if not raw:
         return None
     try:
-        return _datetime.validate_python(raw)
-    except ValidationError:
-        raise InputError(Problem(name, f"must be an ISO 8601 timestamp, got {raw!r}")) from None
+        return _instant.validate_python(raw)
+    except ValidationError as exc:
+        reason = exc.errors(include_url=False)[0]["msg"].removeprefix("Value error, ")
+        raise InputError(Problem(name, f"must be an ISO 8601 timestamp ({reason}), got {raw[:40]!r}")) from None
 
 
 def query_choice(request: web.Request, name: str, allowed: Sequence[str]) -> tuple[str, ...] | None:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.http import query_list
+from resolvers.core.bounds import INT64_MAX
 from resolvers.core.errors import InputError, Problem
 from resolvers.live.bus import SubscriberOverflow
 from resolvers.live.stream import StreamFilter, follow
@@ -35,9 +36,9 @@ def resume_position(request: web.Request) -> int | None:
     try:
         position = int(raw)
     except ValueError:
-        raise InputError(Problem("Last-Event-ID", f"must be an event id this stream sent, got {raw!r}")) from None
-    if position < 0:
-        raise InputError(Problem("Last-Event-ID", "must not be negative"))
+        raise InputError(Problem("Last-Event-ID", f"must be an event id this stream sent, got {raw[:40]!r}")) from None
+    if not 0 <= position <= INT64_MAX:
+        raise InputError(Problem("Last-Event-ID", "must be an event id this stream sent (0 to 2^63-1)"))
     return position
 
 

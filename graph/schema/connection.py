@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -12,6 +13,9 @@ import strawberry
 
 from graph.schema.errors import bad_input
 from storage.contract import Page, PageResult
+from storage.timeutil import MAX_TIME, MIN_TIME, from_ms, to_ms
+
+MIN_MS, MAX_MS = to_ms(MIN_TIME), to_ms(MAX_TIME)
 
 T = TypeVar("T")
 N = TypeVar("N")
@@ -55,6 +59,13 @@ def decode_cursor(cursor: str, arity: int, argument: str = "after") -> list[Any]
     if not isinstance(key, list) or len(key) != arity:
         raise bad_input(argument, "is not a cursor this server issued")
     return key
+
+
+def cursor_time(value: object, argument: str = "after") -> datetime:
+    """A cursor's millisecond timestamp, refused unless it is one this server could have issued."""
+    if not isinstance(value, int) or isinstance(value, bool) or not MIN_MS <= value <= MAX_MS:
+        raise bad_input(argument, "is not a cursor this server issued")
+    return from_ms(value)
 
 
 def page_args(first: int | None, after_key: tuple | None, max_page: int, *, descending: bool) -> Page:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import weakref
 from typing import Any
 
@@ -9,13 +10,16 @@ import orjson
 from aiohttp import web
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
+from cross_web import HTTPException
 
 from graph.rest.auth import any_of, bearer, x_api_key
 from graph.schema import ide
 from graph.schema.context import Context
 from graph.schema.errors import with_code
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
-from graph.rest.http import json_response
+from graph.rest.http import json_response, read_body
+from resolvers.core.errors import InputError
+from resolvers.core.bounds import MAX_JSON_DEPTH, json_depth_exceeds
 from resolvers.core.auth import Principal, Unauthorized
 from graph.schema.loaders import Loaders
 
@@ -56,9 +60,13 @@ class LensGraphView(GraphQLView[Context, None]):
                 return _graphql_error(401, f"Unauthorized: {exc}", "UNAUTHENTICATED")
             request[PRINCIPAL], request[PROJECT] = principal, principal.project_id
         try:
+            if request.body_exists:
+                await read_body(request)  # read (and decoded) once here, where a bad encoding is a 400
             response = await super().__call__(request)
         except web.HTTPRequestEntityTooLarge:
             return _graphql_error(413, f"body exceeds the limit of {self.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE")
+        except InputError as exc:
+            return _graphql_error(400, str(exc), "BAD_REQUEST")
         if isinstance(response, web.Response) and response.status >= 400 and response.content_type != "application/json":
             # strawberry answers malformed requests in plain text; clients expect GraphQL errors
             return _graphql_error(response.status, response.text or "Bad request", "BAD_REQUEST")
@@ -113,6 +121,27 @@ class LensGraphView(GraphQLView[Context, None]):
         if result.errors:
             result.errors = [with_code(e) for e in result.errors]
         return await super().process_result(request, result)
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return self.decode_json(data)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(400, f"The request body {exc.msg}") from None
+
+    def decode_json(self, data: str | bytes) -> object:
+        """A request body or websocket message: a JSON object, no deeper than the ingest routes allow.
+
+        Raising JSONDecodeError makes strawberry answer HTTP with a 400 and close a websocket with
+        its protocol's own code (4400), rather than either failing with a 500."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise json.JSONDecodeError(f"not valid JSON ({exc})", "", 0) from None
+        if not isinstance(value, dict):
+            raise json.JSONDecodeError("must be a JSON object", "", 0)
+        if json_depth_exceeds(value, MAX_JSON_DEPTH):
+            raise json.JSONDecodeError(f"nests deeper than {MAX_JSON_DEPTH} levels", "", 0)
+        return value
 
     def encode_json(self, data: object) -> str:
         # str, not bytes: the websocket adapter sends bytes as binary frames,

@@ -45,7 +45,8 @@ class Principal:
 
 
 def hash_key(plain: str) -> str:
-    return hashlib.sha256(plain.encode()).hexdigest()
+    # surrogateescape: a header that is not UTF-8 arrives with lone surrogates, and is just a wrong key.
+    return hashlib.sha256(plain.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def new_key(project_id: str) -> tuple[str, ApiKey]:

@@ -12,11 +12,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from resolvers.core.bounds import CostUsd, DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_id
 from resolvers.traces.planner import Lifecycle
 from storage.models import NANOS_PER_USD, Event, SessionStatus
-from storage.timeutil import utc_ms
 
 Severity = Literal["debug", "info", "warn", "error", "critical"]
 SEVERITIES: tuple[str, ...] = Severity.__args__  # type: ignore[attr-defined]
@@ -52,7 +52,7 @@ class ToolResponse(_Payload):
     callId: str
     toolName: str
     result: Any
-    durationMs: float
+    durationMs: DurationMs
 
 
 class ToolError(_Payload):
@@ -60,7 +60,7 @@ class ToolError(_Payload):
     toolName: str
     error: str | dict[str, Any]
     errorCode: str | int | None = None
-    durationMs: float
+    durationMs: DurationMs
 
 
 class ApprovalRequested(_Payload):
@@ -88,13 +88,13 @@ class FormCompleted(_Payload):
     submissionId: str
     formId: str
     completedBy: str
-    durationMs: float
+    durationMs: DurationMs
 
 
 class FormExpired(_Payload):
     submissionId: str
     formId: str
-    expiredAfterMs: float
+    expiredAfterMs: DurationMs
 
 
 class LlmCall(_Payload):
@@ -110,9 +110,9 @@ class LlmCall(_Payload):
 
 class Usage(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
-    inputTokens: int = Field(ge=0)
-    outputTokens: int = Field(ge=0)
-    totalTokens: int | None = Field(default=None, ge=0)
+    inputTokens: Tokens
+    outputTokens: Tokens
+    totalTokens: Tokens | None = None
 
 
 class LlmResponse(_Payload):
@@ -123,18 +123,18 @@ class LlmResponse(_Payload):
     toolCalls: list[Any] | None = None
     finishReason: str
     usage: Usage
-    costUsd: float = Field(ge=0)
-    latencyMs: float
+    costUsd: CostUsd
+    latencyMs: DurationMs
     redacted: bool | None = None
 
 
 class CostTracked(_Payload):
     provider: str
     model: str
-    inputTokens: int = Field(ge=0)
-    outputTokens: int = Field(ge=0)
-    totalTokens: int = Field(ge=0)
-    costUsd: float = Field(ge=0)
+    inputTokens: Tokens
+    outputTokens: Tokens
+    totalTokens: Tokens
+    costUsd: CostUsd
     trigger: str | None = None
 
 
@@ -192,7 +192,7 @@ class EventIn(BaseModel):
     severity: Severity = "info"
     payload: dict[str, Any]
     metadata: dict[str, Any] = Field(default_factory=dict)
-    timestamp: datetime | None = Field(default=None, strict=False)
+    timestamp: Instant | None = None
 
 
 def usd_to_nanos(value: float | int | str | Decimal | None) -> int | None:
@@ -268,7 +268,7 @@ def to_event(
         agent_id=item.agentId,
         type=item.eventType,
         severity=item.severity,
-        timestamp=utc_ms(item.timestamp) if item.timestamp else received_at,
+        timestamp=item.timestamp or received_at,
         received_at=received_at,
         seq=0,
         call_id=getattr(payload, "callId", None),

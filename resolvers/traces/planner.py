@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from resolvers.core.bounds import saturating_add
 from resolvers.traces.chain import event_hash
 from storage.contract import BatchPlan
 from storage.models import Agent, Event, Session, SessionStatus
@@ -85,9 +86,9 @@ class BatchPlanner:
             session.llm_call_count += 1
         if event.type in ERROR_TYPES or event.severity in ERROR_SEVERITIES:
             session.error_count += 1
-        session.tokens_in += event.tokens_in or 0
-        session.tokens_out += event.tokens_out or 0
-        session.cost_nanos += event.cost_nanos or 0
+        session.tokens_in = saturating_add(session.tokens_in, event.tokens_in or 0)
+        session.tokens_out = saturating_add(session.tokens_out, event.tokens_out or 0)
+        session.cost_nanos = saturating_add(session.cost_nanos, event.cost_nanos or 0)
         session.processing_ms += event.duration_ms or 0.0
 
         if event.type in START_TYPES:

@@ -22,13 +22,14 @@ from graph.rest.http import json_response, query_int, read_json
 from graph.rest.sse import stream_events, stream_filter
 from resolvers.projects import service as projects
 from resolvers.core.auth import Principal
-from resolvers.core.errors import InputError, Problem, from_pydantic
+from resolvers.core.bounds import Instant
+from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
 from resolvers.core.ids import new_id
 from resolvers.traces.ingest import Incoming
 from resolvers.traces.reads import usage_today
 from storage.contract import Page
 from storage.models import Event, Project
-from storage.timeutil import iso_ms, now_ms, utc_ms
+from storage.timeutil import iso_ms, now_ms
 
 
 def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
@@ -56,10 +57,13 @@ class Track(BaseModel):
     properties: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = Field(default=None, max_length=256)
     session_id: str | None = Field(default=None, min_length=1, max_length=256)
-    timestamp: datetime | None = Field(default=None, strict=False)
+    timestamp: Instant | None = None
 
 
 def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], received: datetime) -> Incoming:
+    if not isinstance(raw, dict):
+        where = join_path(path) or "body"
+        raise InputError(Problem(where, "must be a JSON object with an event name, e.g. {\"event\": \"signup\"}"))
     try:
         item = Track.model_validate(raw)
     except ValidationError as exc:
@@ -71,7 +75,7 @@ def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], receive
             session_id=item.session_id or (f"user-{item.user_id}" if item.user_id else "anonymous"),
             agent_id=item.user_id,
             type=item.event,
-            timestamp=utc_ms(item.timestamp) if item.timestamp else received,
+            timestamp=item.timestamp or received,
             received_at=received,
             payload=item.properties,
             metadata={"source": "tracker"},

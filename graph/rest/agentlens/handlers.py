@@ -19,6 +19,7 @@ from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.ratelimit import Rule
 from graph.rest.http import json_response, query_choice, query_int, read_json
+from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
 from resolvers.traces.ingest import Incoming
@@ -26,7 +27,7 @@ from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
 from resolvers.traces.reads import find_events, find_sessions, get_session
 from storage.contract import EventQuery, Page, SessionQuery
 from storage.models import Event, Session, SessionStatus
-from storage.timeutil import iso_ms, now_ms, utc_ms
+from storage.timeutil import iso_ms, now_ms
 
 
 SESSION_STATUSES = ("active", "completed", "error")
@@ -43,13 +44,13 @@ class WireEvent(BaseModel):
     event_type: str = Field(default="generic", min_length=1, max_length=128)
     session_id: str = Field(default="unknown", min_length=1, max_length=256)
     event_id: str | None = Field(default=None, min_length=1, max_length=256)
-    timestamp: datetime | None = Field(default=None, strict=False)
+    timestamp: Instant | None = None
     agent_name: str | None = Field(default=None, min_length=1, max_length=256)
     agent_id: str | None = Field(default=None, min_length=1, max_length=256)
     model: str | None = None
-    tokens_in: int | None = Field(default=None, ge=0)
-    tokens_out: int | None = Field(default=None, ge=0)
-    duration_ms: float | None = Field(default=None, ge=0)
+    tokens_in: Tokens | None = None
+    tokens_out: Tokens | None = None
+    duration_ms: DurationMs | None = None
     metadata: dict[str, Any] | None = None
     status: str | None = None
     tool_call: dict[str, Any] | None = None
@@ -108,7 +109,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
                     agent_id=wire.agent_id or wire.agent_name,
                     type=wire.event_type,
                     severity="error" if wire.event_type == "error" else "info",
-                    timestamp=utc_ms(wire.timestamp) if wire.timestamp else received,
+                    timestamp=wire.timestamp or received,
                     received_at=received,
                     call_id=tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
                     model=wire.model,

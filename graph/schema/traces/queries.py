@@ -6,7 +6,8 @@ import strawberry
 from strawberry.types import Info
 
 from graph.schema.context import Context
-from graph.schema.connection import Connection, decode_cursor, page_args, to_connection
+from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
+from graph.schema.errors import bad_input
 from graph.schema.traces.types import (
     Agent,
     Event,
@@ -18,7 +19,7 @@ from graph.schema.traces.types import (
 )
 from graph.schema.traces.inputs import EventFilter, SessionFilter, SortOrder, event_query, session_query
 from resolvers.traces import reads
-from storage.timeutil import from_ms, to_ms
+from storage.timeutil import to_ms
 
 
 @strawberry.type
@@ -75,7 +76,9 @@ class TraceQuery:
         key = None
         if after is not None:
             ts, aid = decode_cursor(after, 2)
-            key = (from_ms(ts), aid)
+            if not isinstance(aid, str):
+                raise bad_input("after", "is not a cursor this server issued")
+            key = (cursor_time(ts), aid)
         page = page_args(first, key, ctx.max_page, descending=True)
         result = await reads.find_agents(ctx.services, ctx.project_id, page)
         return to_connection(

@@ -17,7 +17,8 @@ from strawberry.types import Info
 
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
-from graph.schema.connection import Connection, decode_cursor, page_args, to_connection
+from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
+from resolvers.core.bounds import INT64_MAX
 from graph.schema.traces.inputs import (
     EventFilter,
     SessionFilter,
@@ -29,7 +30,7 @@ from graph.schema.loaders import ChildrenKey
 from storage.contract import EventQuery
 from storage import models
 from storage.models import SessionStatus
-from storage.timeutil import from_ms, to_ms
+from storage.timeutil import to_ms
 
 CALL_TYPES = {"tool_call": ("tool_response", "tool_error"), "llm_call": ("llm_response",)}
 RESULT_TYPES = {"tool_response": "tool_call", "tool_error": "tool_call", "llm_response": "llm_call"}
@@ -47,18 +48,18 @@ def event_after(after: str | None) -> tuple | None:
     if after is None:
         return None
     ts, sid, seq = decode_cursor(after, 3)
-    if not isinstance(ts, int) or not isinstance(sid, str) or not isinstance(seq, int):
+    if not isinstance(sid, str) or not isinstance(seq, int) or not 0 <= seq <= INT64_MAX:
         raise bad_input("after", "is not a cursor this server issued")
-    return (from_ms(ts), sid, seq)
+    return (cursor_time(ts), sid, seq)
 
 
 def session_after(after: str | None) -> tuple | None:
     if after is None:
         return None
     ts, sid = decode_cursor(after, 2)
-    if not isinstance(ts, int) or not isinstance(sid, str):
+    if not isinstance(sid, str):
         raise bad_input("after", "is not a cursor this server issued")
-    return (from_ms(ts), sid)
+    return (cursor_time(ts), sid)
 
 
 class CallIndex:

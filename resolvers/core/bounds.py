@@ -1,0 +1,66 @@
+"""What every ingest and read accepts, bounded where the input is parsed.
+
+The limits keep every accepted value storable and readable on both backends
+(64-bit integers, JSON documents orjson can write back, instants Python and
+BSON represent exactly), so no accepted input can fail later with a 500.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from storage.timeutil import MAX_TIME, MIN_TIME, utc_ms
+
+INT64_MAX = 2**63 - 1
+# Per event: generous for any real call, far below what a session's 64-bit totals can hold.
+MAX_TOKENS = 10**12
+MAX_COST_USD = 10**6
+MAX_DURATION_MS = 10**12  # about 31 years
+MAX_OFFSET = 10**9
+# orjson writes documents up to 255 levels deep; agent payloads need far fewer.
+MAX_JSON_DEPTH = 64
+
+
+def to_instant(value: datetime) -> datetime:
+    """Aware UTC at millisecond precision; naive input is UTC. Raises ValueError past years 1-9999 in UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    try:
+        converted = utc_ms(value)
+    except OverflowError:
+        converted = None
+    if converted is None or not MIN_TIME <= converted <= MAX_TIME:
+        raise ValueError("must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z")
+    return converted
+
+
+# A client-supplied instant, for pydantic models.
+Instant = Annotated[datetime, Field(strict=False), AfterValidator(to_instant)]
+Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
+CostUsd = Annotated[float, Field(ge=0, le=MAX_COST_USD)]
+DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS)]
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether objects and arrays nest deeper than limit; stops at the first too-deep branch."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def saturating_add(total: int, more: int) -> int:
+    """Session totals stop at the largest 64-bit integer instead of overflowing the store."""
+    return min(total + more, INT64_MAX)
