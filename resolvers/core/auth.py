@@ -121,6 +121,9 @@ class Authenticator:
         project = await self.store.projects.project_by_tracker_token(token)
         if project is None or not hmac.compare_digest(project.tracker_token, token):
             raise Unauthorized("invalid project token")
-        if project.allowed_origins and origin is not None and origin not in project.allowed_origins:
-            raise Forbidden(f"origin {origin!r} is not allowed for this project")
+        # With allowed origins set, the Origin header must name one: browsers always send it with a tracker's
+        # requests, and a sender that is not a browser has the project's secret key to use instead.
+        if project.allowed_origins and origin not in project.allowed_origins:
+            shown = "no Origin header" if origin is None else f"origin {origin!r}"
+            raise Forbidden(f"{shown} is not among this project's allowed origins")
         return Principal(project.id, ingest_only=True), project

@@ -29,14 +29,15 @@ class Incoming:
 
 
 async def ingest(
-    services: Services, project_id: str, items: Sequence[Incoming], claim: Claim | None = None
+    services: Services, project_id: str, items: Sequence[Incoming], claim: Claim | None = None, *,
+    kind: str = "agent",
 ) -> CommitResult:
     """Store a batch atomically (with its idempotency claim, if any).
 
     Shielded: a caller that goes away mid-commit must not cut the commit short;
     its retry then finds the claim and gets the first answer.
     """
-    planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None})
+    planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None}, kind)
     commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)
     return check_replay(await asyncio.shield(commit), claim)
 

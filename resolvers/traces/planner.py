@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from resolvers.core.auth import Forbidden
 from resolvers.core.bounds import saturating_add
 from resolvers.traces.chain import event_hash
 from storage.contract import BatchPlan
@@ -40,6 +41,7 @@ class BatchPlanner:
 
     project_id: str
     hints: dict[str, Lifecycle] = field(default_factory=dict)
+    kind: str = "agent"  # "tracker": a public tracker token's write, confined to tracker sessions
 
     def __call__(self, current: Mapping[str, Session], events: list[Event]) -> BatchPlan:
         sessions: dict[str, Session] = {}
@@ -55,8 +57,16 @@ class BatchPlanner:
                     session = existing.model_copy(
                         update={"metadata": dict(existing.metadata), "tags": list(existing.tags)}
                     )
+                    if self.kind == "tracker" and existing.kind != "tracker":
+                        # Inside the transaction: the whole batch is refused and nothing is stored.
+                        raise Forbidden(
+                            f"session {event.session_id!r} is an agent trace; a tracker token writes only its own "
+                            "visitors' sessions"
+                        )
                 else:
-                    session = Session(project_id=self.project_id, id=event.session_id, started_at=event.timestamp)
+                    session = Session(
+                        project_id=self.project_id, id=event.session_id, started_at=event.timestamp, kind=self.kind
+                    )
                 sessions[event.session_id] = session
             hint = self.hints.get(event.id)
             self._apply(session, event, hint)

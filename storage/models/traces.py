@@ -47,6 +47,8 @@ class Session(BaseModel):
     last_event_at: datetime | None = None
     chain_head: str | None = None
     chain_seq: int = 0
+    # Fixed by the session's first write: "agent" (a trace) or "tracker" (a visitor's product events).
+    kind: str = "agent"
 
     @property
     def cost_usd(self) -> Decimal:

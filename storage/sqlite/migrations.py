@@ -138,7 +138,7 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE INDEX IF NOT EXISTS agents_by_seen ON agents (project_id, last_seen, id);
 """
 
-# Version 2: rate-limit windows shared by processes, and sessions carry the commit position of the batch that last changed them, so
+# Version 2: rate-limit windows shared by processes; sessions know their kind (agent or tracker) and carry the commit position of the batch that last changed them, so
 # another process tailing the database by position sees session changes as well as events.
 V2 = """
 ALTER TABLE sessions ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
@@ -146,6 +146,11 @@ UPDATE sessions SET position = COALESCE((
     SELECT MAX(e.rowid) FROM events e WHERE e.project_id = sessions.project_id AND e.session_id = sessions.id
 ), 0);
 CREATE INDEX IF NOT EXISTS sessions_by_position ON sessions (position);
+ALTER TABLE sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'agent';
+UPDATE sessions SET kind = 'tracker' WHERE EXISTS (
+    SELECT 1 FROM events e WHERE e.project_id = sessions.project_id AND e.session_id = sessions.id
+    AND json_extract(e.metadata, '$.source') = 'tracker'
+);
 
 -- Rate-limit windows every process counts in (per-key budgets hold across processes).
 CREATE TABLE IF NOT EXISTS rate_windows (

@@ -23,7 +23,7 @@ INSERT_EVENT_COLUMNS = (
 SESSION_COLUMNS = (
     "project_id, id, agent_id, agent_name, status, started_at, ended_at, last_event_at, metadata,"
     " tags, event_count, error_count, tool_call_count, llm_call_count, tokens_in, tokens_out,"
-    " cost_nanos, processing_ms, chain_head, chain_seq"
+    " cost_nanos, processing_ms, chain_head, chain_seq, kind"
 )
 AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
 
@@ -76,6 +76,7 @@ def _session(row: Sequence[Any]) -> Session:
         processing_ms=row[17],
         chain_head=row[18],
         chain_seq=row[19],
+        kind=row[20],
     )
 
 
@@ -139,4 +140,5 @@ def _session_row(s: Session) -> tuple:
         s.processing_ms,
         s.chain_head,
         s.chain_seq,
+        s.kind,
     )

@@ -18,7 +18,7 @@ from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 
 UPSERT_SESSION = (
-    f"INSERT INTO sessions ({SESSION_COLUMNS}, position) VALUES ({_marks(21)})"
+    f"INSERT INTO sessions ({SESSION_COLUMNS}, position) VALUES ({_marks(len(SESSION_COLUMNS.split(',')) + 1)})"
     " ON CONFLICT (project_id, id) DO UPDATE SET "
     + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"])
 )

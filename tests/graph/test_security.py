@@ -229,11 +229,16 @@ async def test_tracker_tokens_respect_allowed_origins(secured: Api) -> None:
     assert (resp.status, await resp.json()) == (202, {"queued": True})
     resp = await c.post(f"/agent-analytics/track?token={token}", json=event, headers={"Origin": "https://evil.example"})
     assert resp.status == 403
-    resp = await c.post("/agent-analytics/track/batch", json={"token": token, "events": [event, event]})
+    resp = await c.post("/agent-analytics/track/batch", json={"token": token, "events": [event, event]},
+                        headers={"Origin": "https://shop.example"})
     assert resp.status == 202 and (await resp.json())["count"] == 2
+    # With allowed origins set, a request without an Origin header is refused (browsers always send one).
+    resp = await c.post(f"/agent-analytics/track?token={token}", json=event)
+    assert resp.status == 403 and "no Origin header" in (await resp.json())["error"]
     resp = await c.post("/agent-analytics/track?token=lgt_wrong", json=event)
     assert resp.status == 401
-    resp = await c.post(f"/agent-analytics/track?token={token}", json={"properties": {}})
+    resp = await c.post(f"/agent-analytics/track?token={token}", json={"properties": {}},
+                        headers={"Origin": "https://shop.example"})
     assert resp.status == 400 and (await resp.json())["field"] == "event"
     # a tracker token is for sending only
     assert (await c.get(f"/agent-analytics/projects?token={token}")).status == 401
@@ -289,3 +294,30 @@ async def test_ingest_mutation_honours_idempotency_keys(api: Api) -> None:
                                   headers={"Idempotency-Key": "gql-1"})
     assert (await other.json())["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert (await api.get("/api/events"))["total"] == 2
+
+
+async def test_a_tracker_token_cannot_write_into_an_agent_trace(secured: Api) -> None:
+    project, key, token = await new_project(secured, "web+agents")
+    c, auth = secured.client, {"Authorization": f"Bearer {key}"}
+    agent_events = [typed("session_started", VALID["session_started"], session="trace-1"),
+                    typed("custom", VALID["custom"], session="trace-1")]
+    assert (await c.post("/api/events", json={"events": agent_events}, headers=auth)).status == 201
+    before = await (await c.get("/api/sessions/trace-1/timeline", headers=auth)).json()
+
+    forged = {"event": "tool_call", "properties": {"toolName": "x"}, "session_id": "trace-1"}
+    resp = await c.post(f"/agent-analytics/track?token={token}", json=forged)
+    assert resp.status == 403 and "agent trace" in (await resp.json())["error"]
+    resp = await c.post("/agent-analytics/track/batch", json={"token": token, "events": [
+        {"event": "page_view", "session_id": "visitor-1"}, forged]})
+    assert resp.status == 403  # the whole batch, the visitor's event included
+
+    after = await (await c.get("/api/sessions/trace-1/timeline", headers=auth)).json()
+    assert after == before and after["chainValid"] is True
+    assert (await (await c.get("/api/sessions/visitor-1", headers=auth)).json()).get("id") is None
+    # Its own visitors' sessions are the tracker's to write.
+    resp = await c.post(f"/agent-analytics/track?token={token}", json={"event": "signup", "session_id": "visitor-2"})
+    assert resp.status == 202
+    resp = await c.post(f"/agent-analytics/track?token={token}", json={"event": "upgrade", "session_id": "visitor-2"})
+    assert resp.status == 202
+    visitor = await (await c.get("/api/sessions/visitor-2", headers=auth)).json()
+    assert visitor["eventCount"] == 2

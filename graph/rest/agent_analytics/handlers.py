@@ -50,6 +50,10 @@ def event_json(e: Event) -> dict[str, Any]:
     }
 
 
+# Product events land in tracker sessions only, never in an agent's trace and its hash chain.
+TRACKER = "tracker"
+
+
 class Track(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
@@ -104,7 +108,7 @@ async def track(request: web.Request) -> web.Response:
     body = await read_json(request)
     project_id = request[PROJECT]
     items = [_to_incoming(project_id, body, (), now_ms())]
-    return await ingest_once(request, project_id, items, lambda _: json_response({"queued": True}, 202))
+    return await ingest_once(request, project_id, items, lambda _: json_response({"queued": True}, 202), kind=TRACKER)
 
 
 @credentials(tracker_auth)
@@ -120,7 +124,7 @@ async def track_batch(request: web.Request) -> web.Response:
     received = now_ms()
     items = [_to_incoming(project_id, e, ("events", i), received) for i, e in enumerate(raw)]
     return await ingest_once(
-        request, project_id, items, lambda _: json_response({"queued": True, "count": len(items)}, 202)
+        request, project_id, items, lambda _: json_response({"queued": True, "count": len(items)}, 202), kind=TRACKER
     )
 
 
