@@ -59,6 +59,9 @@ async def read_body(request: web.Request) -> bytes:
     except web.HTTPException:
         raise
     except (ClientPayloadError, RequestPayloadError, HttpProcessingError, ValueError, zlib.error) as exc:
+        # Nothing more of this body can be read: say so, or aiohttp reads it again after our answer
+        # (its lingering close) and logs the same failure as an unhandled exception.
+        request.content.feed_eof()
         encoding = request.headers.get("Content-Encoding", "identity")
         raise InputError(Problem("body", f"cannot be read as Content-Encoding {encoding} ({exc})")) from None
 
@@ -106,6 +109,10 @@ def query_choice(request: web.Request, name: str, allowed: Sequence[str]) -> tup
     return values
 
 
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 class RateLimited(Exception):
     def __init__(self, message: str, headers: dict[str, str]) -> None:
         super().__init__(message)
@@ -127,6 +134,8 @@ def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
         try:
             return await handler(request)
         except InputError as exc:
+            # One line, no traceback: a client's mistake, worth seeing, not worth an alarm.
+            log.warning("rejected %s %s: 400 %s", request.method, request.path, _short(str(exc)))
             return render(400, str(exc), exc.problems)
         except NotFound as exc:
             return render(404, f"{exc.what.capitalize()} not found", [Problem("id", str(exc))])
@@ -145,6 +154,7 @@ def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
             response.headers["Retry-After"] = exc.headers["Retry-After"]
             return response
         except web.HTTPRequestEntityTooLarge:
+            log.warning("rejected %s %s: 413 body over %d bytes", request.method, request.path, max_body_bytes)
             problem = Problem("body", f"exceeds the limit of {max_body_bytes} bytes")
             return render(413, str(problem), [problem])
         except web.HTTPException as exc:

@@ -159,3 +159,15 @@ async def test_cursors_holding_out_of_range_numbers_are_bad_input(api: Api) -> N
         cursor = base64.urlsafe_b64encode(key.encode()).decode()
         body = await api.gql("query($c: String) { sessions(after: $c) { totalCount } }", {"c": cursor})
         assert body["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT", body
+
+
+async def test_a_rejected_request_is_one_warning_line(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO):
+        resp = await api.client.post("/api/events", data=b'{"events": [{"sessionId": 1}]}',
+                                     headers={"Content-Type": "application/json"})
+        assert resp.status == 400
+    mine = [r for r in caplog.records if r.name.startswith("lensgraph")]
+    assert [(r.levelname, r.exc_info) for r in mine] == [("WARNING", None)]
+    assert mine[0].getMessage().startswith("rejected POST /api/events: 400 events[0].sessionId")
