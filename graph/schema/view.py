@@ -15,6 +15,7 @@ from cross_web import HTTPException
 from graph.rest.auth import any_of, bearer, x_api_key
 from graph.schema import ide
 from graph.schema.context import Context
+from graph.schema.websocket import CheckedWebSocketAdapter
 from graph.schema.errors import with_code
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from graph.rest.http import json_response, read_body
@@ -47,6 +48,7 @@ def _graphql_error(status: int, message: str, code: str) -> web.Response:
 
 
 class LensGraphView(GraphQLView[Context, None]):
+    websocket_adapter_class = CheckedWebSocketAdapter  # type: ignore[assignment]
     def __init__(self, *args: Any, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_body_bytes = max_body_bytes

@@ -143,6 +143,9 @@ async def test_graphql_bodies_that_cannot_be_read_are_400s(api: Api, body: bytes
     "[1, 2]",
     '{"type": "connection_init", "payload": "not an object"}',
     '{"type": "connection_init", "payload": {"v": ' + DEEP + "}}",
+    '{"type": "subscribe", "id": "1", "payload": null}',
+    '{"type": "subscribe", "id": 1, "payload": {"query": "{ __typename }"}}',
+    '{"type": "subscribe", "id": "1", "payload": {"query": "{ __typename }", "variables": [1]}}',
 ])
 async def test_websocket_messages_that_cannot_be_read_close_with_the_protocol_code(api: Api, message: str) -> None:
     ws = await api.client.ws_connect("/graphql", protocols=["graphql-transport-ws"])
