@@ -243,6 +243,13 @@ def validate_events(
     return out
 
 
+def _call_id(payload: _Payload) -> str | None:
+    """The callId that pairs calls with answers. Types that do not declare one keep extra fields
+    as they came, so only a string counts."""
+    value = getattr(payload, "callId", None)
+    return value if isinstance(value, str) and len(value) <= MAX_ID_LENGTH else None
+
+
 def to_event(
     project_id: str, item: EventIn, payload: _Payload, received_at: datetime
 ) -> tuple[Event, Lifecycle | None]:
@@ -271,7 +278,7 @@ def to_event(
         timestamp=item.timestamp or received_at,
         received_at=received_at,
         seq=0,
-        call_id=getattr(payload, "callId", None),
+        call_id=_call_id(payload),
         model=model,
         tokens_in=tokens_in,
         tokens_out=tokens_out,

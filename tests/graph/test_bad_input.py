@@ -53,6 +53,13 @@ async def test_rest_bodies_outside_what_can_be_stored_are_400s_naming_the_field(
     assert await stored(api) == 0
 
 
+async def test_an_undeclared_call_id_that_is_not_a_string_pairs_nothing(api: Api) -> None:
+    payload = {"alertRuleId": "r", "alertName": "cost", "callId": []}
+    await api.post_typed([typed("alert_resolved", payload)])
+    (event,) = (await api.get("/api/events"))["events"]
+    assert event["payload"]["callId"] == []  # kept as sent, in the payload only
+
+
 async def test_session_totals_saturate_instead_of_overflowing(api: Api) -> None:
     # Each event's cost is allowed; together they would pass 64 bits of nano-dollars.
     from resolvers.core.bounds import INT64_MAX, saturating_add
