@@ -13,6 +13,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from graph.app.factory import create_app
 from graph.app.settings import Settings
 from storage.sqlite.store import SQLiteStore
+from tests.mongo_server import (  # noqa: F401  (fixtures, shared with every suite)
+    open_mongo,
+    real_mongodb,
+    secantus_replset,
+    secantus_servers,
+    secantus_standalone,
+    servers_used,
+)
 
 
 class CountingStore:
@@ -111,6 +119,13 @@ def typed(event_type: str, payload: dict, session: str = "s1", agent: str = "age
 
 def pytest_report_header() -> str:
     # pytest reads this hook only from the root conftest: say which backends the contract suite covers.
-    from tests.storage.conftest import pytest_report_header as contract_backends
+    from tests.storage.conftest import contract_backends
 
     return contract_backends()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    used = servers_used()
+    terminalreporter.write_line(
+        "MongoDB servers this run used: " + ("; ".join(s.description for s in used) if used else "none")
+    )

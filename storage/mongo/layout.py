@@ -77,7 +77,7 @@ INDEXES: dict[str, list[IndexModel]] = {
 
 
 def doc_id(project_id: str, id_: str) -> dict[str, str]:
-    """The _id of a project's event, session or agent (storage/mongo.py says why a sub-document)."""
+    """The _id of a project's event, session or agent (storage/mongo/traces.py says why a sub-document)."""
     return {"p": project_id, "i": id_}
 
 

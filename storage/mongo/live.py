@@ -50,6 +50,12 @@ class MongoFeed:
             async for change in self._watch(ready):
                 yield change
             return
+        # The one place a standalone server's limit shows at run time: say it once, when live events start.
+        log.warning(
+            "MongoDB at %s is a standalone server: live events are not shared across replicas "
+            "(run one LensGraph process, or use a replica set for change streams)",
+            self.m.hosts,
+        )
         self._following = True
         ready.set()
         try:

@@ -33,7 +33,7 @@ commits are serialized within the process, which keeps that order for one
 LensGraph process; several processes on one standalone server are not ordered.
 
 Live events need a change stream, so a replica set or sharded cluster too:
-see watch() and resolvers/live_mongo.py.
+see storage/mongo/live.py.
 """
 
 from __future__ import annotations

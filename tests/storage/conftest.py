@@ -1,65 +1,56 @@
-"""Every Store-contract test runs on each backend.
+"""Every Store-contract test runs on each backend; the MongoStore tests on each Mongo server.
 
-sqlite: always. mongomock: MongoStore's code on an in-memory mongomock server,
-its standalone path. mongomock-txn: the same on a mongomock that claims to be
-a replica set, so MongoStore's transaction path runs (transactions simulated
-one at a time). mongodb: a real server, only where LENSGRAPH_TEST_MONGODB_URL
-names one (a replica set also covers real transactions).
+sqlite: always. mongodb-replset: MongoStore on SecantusDB as a one-node
+replica set, so its transaction path and change streams run.
+mongodb-standalone: on SecantusDB --standalone, its compare-and-set path.
+mongodb: a real MongoDB, only where LENSGRAPH_TEST_MONGODB_URL names one.
+tests/mongo_server.py starts the servers, each on first use.
 """
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-from pymongo import AsyncMongoClient
 
-from storage.mongo.store import MongoStore
 from storage.sqlite.store import SQLiteStore
-from tests.storage.mongomock_async import AsyncMongomockClient
+from tests.mongo_server import MONGODB_URL_ENV, MongoServer, OpenStore, external_server, server_for, server_ids
 
-MONGODB_URL_ENV = "LENSGRAPH_TEST_MONGODB_URL"
-MONGODB_URL = os.environ.get(MONGODB_URL_ENV)
-
-BACKENDS = ["sqlite", "mongomock", "mongomock-txn", *(["mongodb"] if MONGODB_URL else [])]
+BACKENDS = ["sqlite", *server_ids()]
 
 
-def pytest_report_header() -> str:
-    real = "MongoDB at " + MongoStore(MONGODB_URL).hosts if MONGODB_URL else f"not configured, set {MONGODB_URL_ENV}"
+def contract_backends() -> str:
+    """The report header line; tests/conftest.py prints it (pytest reads that hook from the root conftest)."""
+    real = external_server()
     return (
-        f"store contract backends: {', '.join(BACKENDS)} (MongoDB code on mongomock, standalone and "
-        f"simulated-transaction paths; real MongoDB: {real})"
+        f"store contract backends: {', '.join(BACKENDS)} (SecantusDB replica-set and --standalone servers "
+        f"started by the tests; real MongoDB: {real.description if real else f'not configured, set {MONGODB_URL_ENV}'})"
     )
 
 
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/" + name))
-
-
-def mongomock_store(name: str = "contract", client: AsyncMongomockClient | None = None) -> MongoStore:
-    """MongoStore on an in-memory mongomock server (a standalone one unless the client says otherwise)."""
-    return MongoStore(f"mongodb://mongomock.invalid/{name}", client=client or AsyncMongomockClient())
-
-
 @pytest.fixture(params=BACKENDS)
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[object]:
+async def store(request: pytest.FixtureRequest, tmp_path: Path, open_mongo: OpenStore) -> AsyncIterator[object]:
     if request.param == "sqlite":
-        backend: SQLiteStore | MongoStore = SQLiteStore(tmp_path / "contract.db")
-    elif request.param == "mongomock":
-        backend = mongomock_store()
-    elif request.param == "mongomock-txn":
-        backend = mongomock_store(client=AsyncMongomockClient(replica_set=True))
+        backend = SQLiteStore(tmp_path / "contract.db")
+        await backend.start()
+        yield backend
+        await backend.close()
     else:
-        assert MONGODB_URL is not None
-        backend = MongoStore(with_database(MONGODB_URL, f"lensgraph_test_{uuid.uuid4().hex[:12]}"))
-    await backend.start()
-    yield backend
-    await backend.close()
-    if request.param == "mongodb":
-        async with AsyncMongoClient(MONGODB_URL) as admin:
-            await admin.drop_database(backend.database_name)
+        yield await open_mongo(server_for(request, request.param))
+
+
+@pytest.fixture(params=server_ids())
+def mongo_server(request: pytest.FixtureRequest) -> MongoServer:
+    return server_for(request, request.param)
+
+
+@pytest.fixture(params=server_ids(replicated=True))
+def replset_server(request: pytest.FixtureRequest) -> MongoServer:
+    """A server with transactions and change streams."""
+    return server_for(request, request.param)
+
+
+@pytest.fixture(params=server_ids(replicated=False))
+def standalone_server(request: pytest.FixtureRequest) -> MongoServer:
+    return server_for(request, request.param)
