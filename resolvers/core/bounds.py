@@ -61,6 +61,28 @@ def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
     return False
 
 
+def json_problem(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a JSON document cannot be stored on every backend, or None: too deep, or an integer past
+    64 bits (orjson reads unsigned 64-bit integers, BSON holds signed ones)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, int) and not isinstance(node, bool):
+            if not -INT64_MAX - 1 <= node <= INT64_MAX:
+                return "holds an integer outside the signed 64-bit range; send it as a string"
+            continue
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return f"nests objects and arrays deeper than {limit} levels"
+        stack.extend((child, depth + 1) for child in children)
+    return None
+
+
 def saturating_add(total: int, more: int) -> int:
     """Session totals stop at the largest 64-bit integer instead of overflowing the store."""
     return min(total + more, INT64_MAX)

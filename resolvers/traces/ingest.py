@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from resolvers.core.bounds import json_problem
+from resolvers.core.errors import InputError, Problem
 from resolvers.core.idempotency import check_replay
 from resolvers.core.services import Services
 from resolvers.traces.event_types import to_event, validate_events
@@ -37,9 +39,22 @@ async def ingest(
     Shielded: a caller that goes away mid-commit must not cut the commit short;
     its retry then finds the claim and gets the first answer.
     """
+    _check_documents(items)
     planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None}, kind)
     commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)
     return check_replay(await asyncio.shield(commit), claim)
+
+
+def _check_documents(items: Sequence[Incoming]) -> None:
+    """Every surface's events pass here: what no backend can store is refused before the transaction."""
+    problems = [
+        Problem(f"events[{index}].{name}", problem)
+        for index, item in enumerate(items)
+        for name in ("payload", "metadata")
+        if (problem := json_problem(getattr(item.event, name))) is not None
+    ]
+    if problems:
+        raise InputError(problems)
 
 
 def typed_items(services: Services, project_id: str, raw_events: Any, *, prefix: str = "events") -> list[Incoming]:

@@ -53,6 +53,21 @@ async def test_rest_bodies_outside_what_can_be_stored_are_400s_naming_the_field(
     assert await stored(api) == 0
 
 
+async def test_integers_past_64_bits_are_refused_on_every_surface(api: Api) -> None:
+    big = 2**63  # orjson reads it (unsigned 64-bit); BSON cannot store it
+    resp = await api.client.post("/api/events", json={"events": [typed("custom", {"type": "t", "data": big})]})
+    assert resp.status == 400 and (await resp.json())["details"][0]["path"] == "events[0].payload"
+    resp = await api.client.post("/events", json={"events": [{"event_type": "x", "session_id": "s", "n": big}]})
+    assert resp.status == 400
+    mutation = 'mutation { ingestEvents(events: [{sessionId: "s", agentId: "a", eventType: "custom", ' \
+               'payload: {type: "t", data: 9223372036854775808}}]) { __typename ... on InputValidationError ' \
+               "{ problems { path message } } } }"
+    body = await api.data(mutation)
+    assert body["ingestEvents"]["__typename"] == "InputValidationError"
+    assert body["ingestEvents"]["problems"][0]["path"] == "events[0].payload"
+    assert await stored(api) == 0
+
+
 async def test_an_undeclared_call_id_that_is_not_a_string_pairs_nothing(api: Api) -> None:
     payload = {"alertRuleId": "r", "alertName": "cost", "callId": []}
     await api.post_typed([typed("alert_resolved", payload)])
