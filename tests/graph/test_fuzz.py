@@ -250,7 +250,8 @@ def test_websocket_messages_never_break_the_server(server: Server, messages: lis
                 return ws.close_code
 
     code = asyncio.run(talk())
-    # Closed by the protocol's own codes (4400 bad message, 4409, 4401...) or still open; never 1011.
-    assert code is None or code == 1000 or 4000 <= code < 5000, code
+    # Closed by the protocol's own codes (4400 bad message, 4409, 4401...) or still open; never 1011 (internal
+    # error). 1006 is the client's own record of a close frame lost while it was still writing.
+    assert code is None or code in (1000, 1006) or 4000 <= code < 5000, code
     status, _ = server.request("GET", "/healthz")
     assert status == 200
