@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter, ParserCache
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
-from graph.cost import QueryCostLimiter
 from graph.errors import ErrorCodes, MaskInternalErrors, with_code
 from graph.ingest import IngestMutation
 from graph.live import LiveSubscription
 from graph.projects import ProjectMutation, ProjectQuery
+from graph.query_limits import Limits
 from graph.settings import Settings
 from graph.traces import TraceQuery
+from graph.validation import LimitedValidation
 
 Query = merge_types("Query", (TraceQuery, ProjectQuery))
 Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
@@ -36,20 +31,24 @@ class LensGraphSchema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_cost=settings.max_query_cost,
+        max_fields=settings.max_query_fields,
+    )
     return LensGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories, not instances: extensions keep per-operation state.
+        # Factories, not instances: extensions keep per-operation state. Tokens are
+        # limited while parsing, our limits run before validation (graph/validation.py).
         extensions=[
             MaskInternalErrors,
             ErrorCodes,
             lambda: ParserCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
+            lambda: LimitedValidation(limits, maxsize=512),
         ],
     )
 

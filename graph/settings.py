@@ -27,6 +27,7 @@ class Settings(BaseModel):
     max_query_tokens: int = Field(default=4000, ge=10)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_cost: int = Field(default=50_000, ge=1)
+    max_query_fields: int = Field(default=2000, ge=1)  # once fragments are expanded
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     subscriber_queue_size: int = Field(default=1000, ge=1)
     # Security. api_key is the bootstrap admin key (LENSGRAPH_API_KEY); with none and no
