@@ -11,6 +11,7 @@ from strawberry.types import ExecutionContext
 from graph.errors import ErrorCodes, MaskInternalErrors, with_code
 from graph.ingest import IngestMutation
 from graph.live import LiveSubscription
+from graph.parsing import QueryLengthLimiter
 from graph.projects import ProjectMutation, ProjectQuery
 from graph.query_limits import Limits
 from graph.settings import Settings
@@ -41,11 +42,13 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories, not instances: extensions keep per-operation state. Tokens are
-        # limited while parsing, our limits run before validation (graph/validation.py).
+        # Factories, not instances: extensions keep per-operation state. Length is
+        # limited before parsing (graph/parsing.py), tokens while parsing, and our
+        # limits run before validation (graph/validation.py).
         extensions=[
             MaskInternalErrors,
             ErrorCodes,
+            lambda: QueryLengthLimiter(max_length=settings.max_query_length),
             lambda: ParserCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
             lambda: LimitedValidation(limits, maxsize=512),

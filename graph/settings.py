@@ -28,6 +28,7 @@ class Settings(BaseModel):
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_cost: int = Field(default=50_000, ge=1)
     max_query_fields: int = Field(default=2000, ge=1)  # once fragments are expanded
+    max_query_length: int = Field(default=100_000, ge=100)  # characters of the query text
     max_subscriptions_per_connection: int = Field(default=20, ge=1)
     subscriber_queue_size: int = Field(default=1000, ge=1)
     # Security. api_key is the bootstrap admin key (LENSGRAPH_API_KEY); with none and no

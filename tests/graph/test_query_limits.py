@@ -197,3 +197,20 @@ async def test_limits_apply_to_subscriptions_over_websockets(api: Api) -> None:
     (event,) = await client.collect(1)
     assert event["data"]["eventAdded"]["type"] == "custom"
     await client.ws.close()
+
+
+async def test_query_length_limit(make_api) -> None:
+    # Lexing costs per character, and a long string literal or comment is one token or none.
+    api = await make_api(max_query_length=1000)
+    query = 'query { events(filter: {search: "%s"}) { totalCount } }'
+    assert await api.data(query % ("x" * 900)) == {"events": {"totalCount": 0}}
+    error = only_error(await api.gql(query % ("x" * 1000)))
+    assert error["extensions"] == {"code": LIMIT, "limit": "length", "maximum": 1000}
+    assert error["message"].startswith("the query is 1053 characters long; the maximum is 1000")
+    error = only_error(await api.gql("query { sessions { totalCount } }\n#" + "x" * 2000))
+    assert error["extensions"]["limit"] == "length"
+
+
+async def test_default_query_length_limit_refuses_megabytes(api: Api) -> None:
+    error = only_error(await api.gql("query { sessions { totalCount } } #" + "x" * 4_000_000))
+    assert error["extensions"] == {"code": LIMIT, "limit": "length", "maximum": 100_000}
