@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from graph.document_cache import DocumentCache
 from graph.errors import ErrorCodes, MaskInternalErrors, with_code
 from graph.ingest import IngestMutation
 from graph.live import LiveSubscription
-from graph.parsing import QueryLengthLimiter
+from graph.parsing import BoundedParsing
 from graph.projects import ProjectMutation, ProjectQuery
 from graph.query_limits import Limits
 from graph.settings import Settings
@@ -30,6 +31,12 @@ class LensGraphSchema(strawberry.Schema):
             with_code(error)
 
 
+# Characters of query text whose documents are cached: the few distinct queries
+# of a client app fit (the introspection query has 1,600), and the objects kept
+# alive stay few enough for a full garbage collection to take milliseconds.
+DOCUMENT_CACHE_LENGTH = 50_000
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     limits = Limits(
@@ -38,20 +45,21 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         max_cost=settings.max_query_cost,
         max_fields=settings.max_query_fields,
     )
+    cache = DocumentCache(max_length=DOCUMENT_CACHE_LENGTH)
     return LensGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories, not instances: extensions keep per-operation state. Length is
-        # limited before parsing (graph/parsing.py), tokens while parsing, and our
-        # limits run before validation (graph/validation.py).
+        # Factories, not instances: extensions keep per-operation state. Every step
+        # before execution is bounded: length before parsing and tokens while
+        # parsing (graph/parsing.py), our limits before validation and validation's
+        # own work (graph/validation.py), and the documents cached (graph/document_cache.py).
         extensions=[
             MaskInternalErrors,
             ErrorCodes,
-            lambda: QueryLengthLimiter(max_length=settings.max_query_length),
-            lambda: ParserCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: LimitedValidation(limits, maxsize=512),
+            lambda: BoundedParsing(settings.max_query_length, cache),
+            lambda: LimitedValidation(limits, cache),
         ],
     )
 

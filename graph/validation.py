@@ -1,11 +1,10 @@
 """Validation of a GraphQL document, bounded in the work a client can make it do.
 
 Our limits first (graph.query_limits, linear in the document), then graphql-core's
-validation, cached, with the one rule that can do more than linear work,
-OverlappingFieldsCanBeMerged, on a small budget. Strawberry's ValidationCache
-runs validation in on_validate and replaces any errors set before it, so the
-limits run in the same hook, from a subclass, and validation runs only for
-documents within them.
+validation, with the one rule that can do more than linear work,
+OverlappingFieldsCanBeMerged, on a small budget. Validation runs only for
+documents within the limits, and its errors are cached with the document
+(graph/document_cache.py); the limits depend on the variables and run each time.
 """
 
 from __future__ import annotations
@@ -14,8 +13,10 @@ from collections.abc import Iterator, Mapping
 
 from graphql import GraphQLError, OverlappingFieldsCanBeMergedRule, ValidationContext
 from graphql.validation.validate import ValidationAbortedError
-from strawberry.extensions import ValidationCache
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.schema import validate_document
 
+from graph.document_cache import DocumentCache
 from graph.query_limits import Limits, check_limits, limit_error
 
 # OverlappingFieldsCanBeMerged compares every two fields of a selection set that
@@ -51,14 +52,15 @@ def _explained(error: GraphQLError) -> GraphQLError:
     return error
 
 
-class LimitedValidation(ValidationCache):
-    """Our limits, then graphql-core's cached validation, bounded; replaces strawberry's ValidationCache."""
+class LimitedValidation(SchemaExtension):
+    """Our limits, then graphql-core's validation, bounded and cached; replaces strawberry's ValidationCache."""
 
-    def __init__(self, limits: Limits, maxsize: int) -> None:
-        super().__init__(maxsize=maxsize)
+    def __init__(self, limits: Limits, cache: DocumentCache) -> None:
         self.limits = limits
+        self.cache = cache
 
     def on_validate(self) -> Iterator[None]:
+        # Errors set here, before the hook yields, are what strawberry answers; it then skips its own validation.
         ctx = self.execution_context
         ctx.validation_rules = _bounded(ctx.validation_rules)
         document = ctx.graphql_document
@@ -68,7 +70,12 @@ class LimitedValidation(ValidationCache):
             if error is not None:
                 ctx.pre_execution_errors = [error]
             else:
-                # As ValidationCache.on_validate; strawberry reads the errors before the hook exits.
-                errors = self.cached_validate_document(ctx.schema._schema, document, ctx.validation_rules)
-                ctx.pre_execution_errors = [_explained(e) for e in errors]  # a copy: the cached list is shared
+
+                def validate() -> list[GraphQLError]:
+                    # strawberry's validate_document adds its own rules (maybe-null, oneOf) to ours
+                    errors = validate_document(ctx.schema._schema, document, ctx.validation_rules)
+                    return [_explained(e) for e in errors]
+
+                errors = self.cache.errors(ctx.query or "", document, validate)
+                ctx.pre_execution_errors = list(errors)  # a copy: the cached list is shared between requests
         yield
