@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -29,6 +30,16 @@ def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+async def _freeze_startup_objects(app: web.Application) -> None:
+    # What start-up allocated (modules, schema, store) lives as long as the server:
+    # out of the garbage collector's generations, full collections walk only what
+    # requests leave. A document near the token limit leaves some 45,000 objects in
+    # reference cycles (its tokens link both ways); collecting two requests' worth
+    # took 50-130 ms with the start-up objects walked too, 10-50 ms without.
+    gc.collect()
+    gc.freeze()
+
+
 def serve(args: argparse.Namespace) -> int:
     from graph.app import create_app
     from graph.keys import SERVICES
@@ -46,6 +57,7 @@ def serve(args: argparse.Namespace) -> int:
             logging.getLogger("lensgraph").info("demo data: %s", f"{stored} events loaded" if stored else "present")
 
         app.on_startup.append(demo)
+    app.on_startup.append(_freeze_startup_objects)
     logging.getLogger("lensgraph").info(
         "LensGraph on http://%s:%d/graphql (database %s)", settings.host, settings.port, redact(settings.database_url)
     )
