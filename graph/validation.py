@@ -25,8 +25,9 @@ from graph.query_limits import Limits, check_limits, limit_error
 # budget, 500,000 by default, which 330 copies of `sessions { nodes { agent { id } } }`
 # (within our limits) spend in 1.6 s. Legitimate queries spend next to nothing
 # (0 for the introspection query and our traces, 14 for a query repeating a few
-# fields); at 20,000 the worst documents we know validate in under 50 ms.
-OVERLAPPING_FIELDS_BUDGET = 20_000
+# fields); at 10,000 the worst documents we know take 40-50 ms to parse and
+# validate (bench/query_limits.py), 20,000 added 10-20 ms.
+OVERLAPPING_FIELDS_BUDGET = 10_000
 
 ABORTED = (
     "validation aborted: the query takes too much work to validate (a field or fragment repeated too often, "

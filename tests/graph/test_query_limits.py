@@ -169,7 +169,7 @@ async def test_validation_work_is_bounded(api: Api) -> None:
     # Within our limits (1320 fields, cost 49830), but OverlappingFieldsCanBeMerged
     # compares every two of the 330 `sessions`: refused once its budget is spent.
     error = only_error(await api.gql("query { " + "sessions { nodes { agent { id } } } " * 330 + "}"))
-    assert error["extensions"] == {"code": LIMIT, "limit": "validation", "maximum": 20000}
+    assert error["extensions"] == {"code": LIMIT, "limit": "validation", "maximum": 10000}
     assert error["message"].startswith("validation aborted: the query takes too much work to validate")
 
 
