@@ -213,6 +213,17 @@ class Server:
         print(f"# server pid {self.proc.pid} on {self.url}, database {db}, code from {repo}{code_version(repo)}")
         sys.stdout.flush()
 
+    def restart(self) -> None:
+        """Stop a spawned server and start a fresh one: after a request that would keep it busy for long."""
+        if self.proc is None:
+            raise SystemExit(f"the server at {self.url} is busy and was not spawned here: cannot restart it")
+        self._stop()
+        if self._log is not None:
+            self._log.close()
+        if self.tmp is not None and not self.args.keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self._spawn()
+
     def wait_healthy(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         last = ""

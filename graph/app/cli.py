@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import ipaddress
 import logging
 import signal
@@ -106,6 +107,12 @@ async def _serve(settings: Settings, demo: bool) -> None:
         shutdown_timeout=settings.shutdown_seconds,
     )
     await runner.setup()
+    # What start-up allocated (modules, schema, store) lives as long as the server: out of the garbage
+    # collector's generations, full collections walk only what requests leave. A document near the token
+    # limit leaves some 45,000 objects in reference cycles; collecting two requests' worth took 50-130 ms
+    # with the start-up objects walked too, 10-50 ms without.
+    gc.collect()
+    gc.freeze()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)
         try:

@@ -25,6 +25,8 @@ class Settings(BaseModel):
     max_query_tokens: int = Field(default=4000, ge=10, description="most tokens in a GraphQL document")
     max_query_aliases: int = Field(default=30, ge=0, description="most aliases in a GraphQL document")
     max_query_cost: int = Field(default=50_000, ge=1, description="most objects a GraphQL query may resolve")
+    max_query_fields: int = Field(default=2000, ge=1, description="most fields of a query, fragments expanded")
+    max_query_length: int = Field(default=100_000, ge=100, description="most characters of a GraphQL query text")
     max_subscriptions_per_connection: int = Field(default=20, ge=1, description="subscriptions per websocket")
     subscriber_queue_size: int = Field(default=1000, ge=1, description="messages a live subscriber may lag")
     api_key: str | None = Field(

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Protocol
+
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
-from strawberry.extensions import (
-    MaxAliasesLimiter,
-    MaxTokensLimiter,
-    ParserCache,
-    QueryDepthLimiter,
-    ValidationCache,
-)
+from strawberry.extensions import MaxTokensLimiter
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
-from graph.schema.cost import QueryCostLimiter
+from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, with_code
-from graph.schema.traces.mutations import IngestMutation
 from graph.schema.live.subscriptions import LiveSubscription
+from graph.schema.operations import HttpOperationsOnly, NumbersInRange
+from graph.schema.parsing import BoundedParsing
 from graph.schema.projects.fields import ProjectMutation, ProjectQuery
-from graph.app.settings import Settings
+from graph.schema.query_limits import Limits
+from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
+from graph.schema.validation import LimitedValidation
 
 Query = merge_types("Query", (TraceQuery, ProjectQuery))
 Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
@@ -34,22 +34,58 @@ class LensGraphSchema(strawberry.Schema):
             with_code(error)
 
 
-def build_schema(settings: Settings | None = None) -> strawberry.Schema:
-    settings = settings or Settings()
+# Characters of query text whose documents are cached: the few distinct queries
+# of a client app fit (the introspection query has 1,600), and the objects kept
+# alive stay few enough for a full garbage collection to take milliseconds.
+DOCUMENT_CACHE_LENGTH = 50_000
+
+
+class QuerySettings(Protocol):
+    """What the schema needs of the server's settings (graph/app/settings.py's Settings has all of it)."""
+
+    max_query_depth: int
+    max_query_tokens: int
+    max_query_aliases: int
+    max_query_cost: int
+    max_query_fields: int
+    max_query_length: int
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultQuerySettings:
+    max_query_depth: int = 12
+    max_query_tokens: int = 4000
+    max_query_aliases: int = 30
+    max_query_cost: int = 50_000
+    max_query_fields: int = 2000
+    max_query_length: int = 100_000
+
+
+def build_schema(settings: QuerySettings | None = None) -> strawberry.Schema:
+    settings = settings or DefaultQuerySettings()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_cost=settings.max_query_cost,
+        max_fields=settings.max_query_fields,
+    )
+    cache = DocumentCache(max_length=DOCUMENT_CACHE_LENGTH)
     return LensGraphSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
-        # Factories, not instances: extensions keep per-operation state.
+        # Factories, not instances: extensions keep per-operation state. Every step
+        # before execution is bounded: length before parsing and tokens while
+        # parsing (parsing.py), our limits before validation and validation's
+        # own work (validation.py), and the documents cached (document_cache.py).
         extensions=[
             MaskInternalErrors,
             ErrorCodes,
-            lambda: ParserCache(maxsize=512),
             lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
-            lambda: ValidationCache(maxsize=512),
-            lambda: QueryCostLimiter(max_cost=settings.max_query_cost),
+            lambda: BoundedParsing(settings.max_query_length, cache),
+            NumbersInRange,
+            HttpOperationsOnly,
+            lambda: LimitedValidation(limits, cache),
         ],
     )
 

@@ -23,9 +23,6 @@ PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
 CONFLICT = "CONFLICT"
 
-# Messages of strawberry's limiter extensions, which raise plain GraphQLErrors.
-_LIMIT_MARKERS = ("exceeds maximum operation depth", "aliases found", "query cost")
-
 
 def bad_input(field: str, message: str) -> InputError:
     return InputError(Problem(field, message))
@@ -47,12 +44,11 @@ def _code_for(error: GraphQLError) -> str:
         return "UNAVAILABLE"
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
+    # The parser's token limit; our other limits set their code (graph/query_limits.py, graph/validation.py).
     if "tokens. Parsing aborted" in error.message:
         return LIMIT_EXCEEDED
     if error.message.startswith("Syntax Error"):
         return PARSE_FAILED
-    if any(marker in error.message for marker in _LIMIT_MARKERS):
-        return LIMIT_EXCEEDED
     return VALIDATION_FAILED if error.path is None else BAD_USER_INPUT
 
 

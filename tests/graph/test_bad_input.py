@@ -196,3 +196,17 @@ async def test_a_rejected_request_is_one_warning_line(api: Api, caplog: pytest.L
     mine = [r for r in caplog.records if r.name.startswith("lensgraph")]
     assert [(r.levelname, r.exc_info) for r in mine] == [("WARNING", None)]
     assert mine[0].getMessage().startswith("rejected POST /api/events: 400 events[0].sessionId")
+
+
+async def test_a_number_literal_of_thousands_of_digits_is_bad_input(api: Api) -> None:
+    body = await api.gql("{ sessions(first: " + "9" * 5000 + ") { totalCount } }")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT" and "5000 digits" in error["message"]
+    fine = await api.gql('{ events(filter: {search: "' + "1" * 60 + '"}) { totalCount } }')
+    assert fine["data"]["events"]["totalCount"] == 0  # digits inside a string are just text
+
+
+async def test_a_subscription_over_http_post_is_a_bad_request(api: Api) -> None:
+    body = await api.gql("subscription { eventAdded { id } }")
+    error = body["errors"][0]
+    assert error["extensions"]["code"] == "BAD_REQUEST" and "websocket" in error["message"]
