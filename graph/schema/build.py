@@ -43,12 +43,18 @@ DOCUMENT_CACHE_LENGTH = 50_000
 class QuerySettings(Protocol):
     """What the schema needs of the server's settings (graph/app/settings.py's Settings has all of it)."""
 
-    max_query_depth: int
-    max_query_tokens: int
-    max_query_aliases: int
-    max_query_cost: int
-    max_query_fields: int
-    max_query_length: int
+    @property
+    def max_query_depth(self) -> int: ...
+    @property
+    def max_query_tokens(self) -> int: ...
+    @property
+    def max_query_aliases(self) -> int: ...
+    @property
+    def max_query_cost(self) -> int: ...
+    @property
+    def max_query_fields(self) -> int: ...
+    @property
+    def max_query_length(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +68,12 @@ class DefaultQuerySettings:
 
 
 def build_schema(settings: QuerySettings | None = None) -> strawberry.Schema:
-    settings = settings or DefaultQuerySettings()
+    chosen: QuerySettings = settings or DefaultQuerySettings()
     limits = Limits(
-        max_depth=settings.max_query_depth,
-        max_aliases=settings.max_query_aliases,
-        max_cost=settings.max_query_cost,
-        max_fields=settings.max_query_fields,
+        max_depth=chosen.max_query_depth,
+        max_aliases=chosen.max_query_aliases,
+        max_cost=chosen.max_query_cost,
+        max_fields=chosen.max_query_fields,
     )
     cache = DocumentCache(max_length=DOCUMENT_CACHE_LENGTH)
     return LensGraphSchema(
@@ -81,8 +87,8 @@ def build_schema(settings: QuerySettings | None = None) -> strawberry.Schema:
         extensions=[
             MaskInternalErrors,
             ErrorCodes,
-            lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-            lambda: BoundedParsing(settings.max_query_length, cache),
+            lambda: MaxTokensLimiter(max_token_count=chosen.max_query_tokens),
+            lambda: BoundedParsing(chosen.max_query_length, cache),
             NumbersInRange,
             HttpOperationsOnly,
             lambda: LimitedValidation(limits, cache),

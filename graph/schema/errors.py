@@ -80,8 +80,9 @@ class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
-        if result is not None and getattr(result, "errors", None):
-            result.errors = [with_code(e) for e in result.errors]
+        errors = getattr(result, "errors", None) if result is not None else None
+        if errors:
+            result.errors = [with_code(e) for e in errors]  # type: ignore[union-attr]
 
 
 class MaskInternalErrors(MaskErrors):

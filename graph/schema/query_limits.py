@@ -113,7 +113,7 @@ def _spread_names(selection_set: SelectionSetNode) -> list[str]:
         for node in pending.pop().selections:
             if isinstance(node, FragmentSpreadNode):
                 names.append(node.name.value)
-            elif node.selection_set is not None:  # a field or an inline fragment
+            elif isinstance(node, (FieldNode, InlineFragmentNode)) and node.selection_set is not None:
                 pending.append(node.selection_set)
     return names
 
@@ -197,7 +197,7 @@ class _Meter:
                 )
             elif isinstance(node, InlineFragmentNode):
                 total.add(self._measure(node.selection_set, enclosing))
-            else:  # a spread: unknown fragments are a validation error, cycles are skipped above
+            elif isinstance(node, FragmentSpreadNode):  # unknown ones are a validation error; cycles skipped above
                 total.add(self.measured.get(node.name.value, NOTHING))
             self._check(total, enclosing)
         return total

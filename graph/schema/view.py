@@ -48,7 +48,7 @@ def _graphql_error(status: int, message: str, code: str) -> web.Response:
 
 
 class LensGraphView(GraphQLView[Context, None]):
-    websocket_adapter_class = CheckedWebSocketAdapter  # type: ignore[assignment]
+    websocket_adapter_class = CheckedWebSocketAdapter
     def __init__(self, *args: Any, max_body_bytes: int, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.max_body_bytes = max_body_bytes

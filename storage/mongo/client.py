@@ -95,7 +95,7 @@ class Mongo:
     def _connect(self) -> AsyncMongoClient[dict[str, Any]]:
         options = {k.lower() for k in parse_qs(urlsplit(self.url).query)}
         # Keyword options override the URL's; only fill in what it leaves out.
-        extra = {} if "serverselectiontimeoutms" in options else {"serverSelectionTimeoutMS": SERVER_SELECTION_MS}
+        extra: dict[str, Any] = {} if "serverselectiontimeoutms" in options else {"serverSelectionTimeoutMS": SERVER_SELECTION_MS}
         return AsyncMongoClient(self.url, tz_aware=True, appname="lensgraph", **extra)
 
     def _unavailable(self, exc: Exception) -> str:

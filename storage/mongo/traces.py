@@ -180,7 +180,9 @@ class MongoTraces(TraceReads):
                 raise
             return prepared
 
-        async with self.m.client.start_session() as s:
+        client = self.m.client
+        assert client is not None, "store not started"
+        async with client.start_session() as s:
             prepared = await s.with_transaction(attempt)
         if isinstance(prepared, IdempotentResponse):
             progress.replay = prepared
