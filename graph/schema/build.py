@@ -8,6 +8,7 @@ from typing import Protocol
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import MaxTokensLimiter
+from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -18,6 +19,7 @@ from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
 from graph.schema.projects.fields import ProjectMutation, ProjectQuery
 from graph.schema.query_limits import Limits
+from graph.schema.scalars import SCALAR_MAP
 from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
@@ -77,6 +79,7 @@ def build_schema(settings: QuerySettings | None = None) -> strawberry.Schema:
     )
     cache = DocumentCache(max_length=DOCUMENT_CACHE_LENGTH)
     return LensGraphSchema(
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         query=Query,
         mutation=Mutation,
         subscription=Subscription,

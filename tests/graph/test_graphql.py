@@ -251,3 +251,19 @@ async def test_call_pairs_resolve_across_pages_and_top_level_events(api: Api) ->
                               "children { type } } } } }")
     assert [[c["type"] for c in n["children"]] for n in filtered["session"]["events"]["nodes"]] == [
         ["tool_response"], ["tool_error"]]
+
+
+async def test_graphql_writes_instants_as_rest_does_and_reads_naive_input_as_utc(api: Api) -> None:
+    event = {**typed("custom", {"type": "t", "data": 1}, session="ts"), "timestamp": "2026-02-08T10:00:00.5+02:00"}
+    await api.post_typed([event])
+    rest = (await api.get("/api/events"))["events"][0]["timestamp"]
+    data = await api.data('{ events(filter: {from: "2026-02-08T08:00:00"}) { nodes { timestamp receivedAt } } '
+                          'session(id: "ts") { startedAt } }')
+    node = data["events"]["nodes"][0]
+    assert rest == node["timestamp"] == data["session"]["startedAt"] == "2026-02-08T08:00:00.500Z"
+    assert node["receivedAt"].endswith("Z") and len(node["receivedAt"]) == len("2026-02-08T08:00:00.500Z")
+    later = await api.data('{ events(filter: {from: "2026-02-08T08:00:00.501"}) { totalCount } }')
+    assert later["events"]["totalCount"] == 0  # naive input is UTC, compared at millisecond precision
+    bad = await api.gql('{ events(filter: {from: "0001-01-01T00:00:00+01:00"}) { totalCount } }')
+    assert bad["errors"][0]["extensions"]["code"] in ("BAD_USER_INPUT", "GRAPHQL_VALIDATION_FAILED")
+    assert "9999-12-31" in bad["errors"][0]["message"]
