@@ -1,0 +1,1 @@
+"""AnomalyRule, Anomaly and the anomalyDetected subscription (the anomalies issue)."""

@@ -1,0 +1,1 @@
+"""Experiment, its variants and results, reachable from Project (the experiments issue)."""

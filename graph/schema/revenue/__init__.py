@@ -1,0 +1,1 @@
+"""Agents, customers, goals, outcomes and revenues, and what each agent earns against what it costs (the revenue issue)."""

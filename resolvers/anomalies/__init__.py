@@ -1,0 +1,1 @@
+"""Anomaly rules and detection on analytics metrics, acknowledgement, dismissal, webhooks, reports."""

@@ -1,0 +1,1 @@
+"""The assistant that answers questions from the data, through the analytics engine."""

@@ -1,0 +1,1 @@
+"""Experiments: stable assignment, exposure, results with their statistics, built on resolvers/analytics."""

@@ -1,0 +1,1 @@
+"""Background work (detection, reports, webhook deliveries) under a lease held in the store, so one process runs each job."""

@@ -1,0 +1,1 @@
+"""Revenue attribution to agents, goals and customers, exact money, against what agents cost."""
