@@ -84,3 +84,17 @@ async def test_clients_that_go_away_leave_the_bus_without_waiting_for_an_event(s
             await wait_for_subscribers(http, server.url, 2)
             sse.close()  # drop the connection, as a closed browser tab does
         await wait_for_subscribers(http, server.url, 0)  # the websocket went with the client session
+
+
+async def test_the_access_log_is_on_by_default_and_off_with_its_setting(spawn: Spawn) -> None:
+    logged, quiet = await spawn(), await spawn(None, "--no-access-log")
+    async with aiohttp.ClientSession() as http:
+        for server in (logged, quiet):
+            async with http.get(f"{server.url}/healthz") as r:
+                assert r.status == 200
+    await logged.terminate()
+    await quiet.terminate()
+    assert '"GET /healthz HTTP/1.1" 200' in logged.log
+    assert "aiohttp.access" not in quiet.log and "GET /healthz" not in quiet.log
+    # The banner came after the port was bound, and says how callers authenticate.
+    assert logged.log.index("DEV MODE") < logged.log.index("listening on")
