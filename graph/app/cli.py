@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from graph.app.settings import Settings
 from storage.contract import SchemaTooNew, StoreUnavailable
+from storage.sqlite.backup import BackupError
 from storage.open import UnsupportedDatabase, redact
 
 log = logging.getLogger("lensgraph")
@@ -163,6 +164,36 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sqlite_file(settings: Settings, verb: str) -> Path:
+    from storage.open import sqlite_path
+
+    if not settings.database_url.startswith("sqlite:"):
+        raise StartupError(
+            f"{verb} handles the embedded SQLite database; for MongoDB use mongodump and mongorestore "
+            "(see docs/mongodb.md)"
+        )
+    return sqlite_path(settings.database_url)
+
+
+def backup(args: argparse.Namespace) -> int:
+    from storage.sqlite.backup import backup as take
+
+    settings = _settings(args)
+    written = take(_sqlite_file(settings, "backup"), Path(args.destination))
+    print(f"backup of {redact(settings.database_url)} written to {args.destination} ({written} bytes)")
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from storage.sqlite.backup import restore as put_back
+
+    settings = _settings(args)
+    database = _sqlite_file(settings, "restore")
+    put_back(Path(args.source), database)
+    print(f"restored {args.source} into {database}")
+    return 0
+
+
 def schema(args: argparse.Namespace) -> int:
     from graph.schema.build import export_sdl
 
@@ -199,6 +230,14 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="load the demo sample into the database and exit")
     _add_settings(p, ("database_url", "log_level"))
     p.set_defaults(func=demo)
+    p = sub.add_parser("backup", help="copy the SQLite database to DESTINATION while the server runs")
+    p.add_argument("destination", help="a new file")
+    _add_settings(p, ("database_url", "log_level"))
+    p.set_defaults(func=backup)
+    p = sub.add_parser("restore", help="replace the SQLite database with a backup (the server must be stopped)")
+    p.add_argument("source", help="a file written by lensgraph backup")
+    _add_settings(p, ("database_url", "log_level"))
+    p.set_defaults(func=restore)
     p = sub.add_parser("schema", help="print the GraphQL SDL (or write it with --output)")
     p.add_argument("--output")
     p.set_defaults(func=schema)
@@ -210,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             name = ".".join(str(part) for part in error["loc"])
             print(f"lensgraph: invalid setting {name} ({Settings.env_name(name)}): {error['msg']}", file=sys.stderr)
         return 2
-    except (StartupError, UnsupportedDatabase, SchemaTooNew) as exc:
+    except (StartupError, UnsupportedDatabase, SchemaTooNew, BackupError) as exc:
         print(f"lensgraph: {exc}", file=sys.stderr)
         return 2
     except StoreUnavailable as exc:

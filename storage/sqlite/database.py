@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.sqlite.lock import ServerLock
 from storage.sqlite.migrations import migrate
 
 T = TypeVar("T")
@@ -37,9 +38,11 @@ class Database:
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-writer")
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
+        self._lock = ServerLock(self.path)
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire_shared()  # a restore waits for every server on this file to stop
         await self.in_writer(self._open_writer)
         for _ in range(self._readers_wanted):
             conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
@@ -73,6 +76,7 @@ class Database:
             await self.in_writer(self._writer.close)
             self._writer = None
         self._write_thread.shutdown(wait=True)
+        self._lock.release()
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
