@@ -24,22 +24,18 @@ from tests.mongo_server import (  # noqa: F401  (fixtures, shared with every sui
 
 
 class CountingStore:
-    """Wraps a real store and counts calls per method, to prove batching."""
+    """Wraps a real store and counts calls per method of every domain (traces, projects...), to prove batching."""
+
+    DOMAINS = ("traces", "projects", "idempotency", "counters")
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
         self.calls: Counter[str] = Counter()
+        for domain in self.DOMAINS:
+            setattr(self, domain, _CountingDomain(getattr(inner, domain), self.calls))
 
     def __getattr__(self, name: str) -> Any:
-        attr = getattr(self.inner, name)
-        if not callable(attr) or name in ("start", "close"):
-            return attr
-
-        async def counted(*args: Any, **kwargs: Any) -> Any:
-            self.calls[name] += 1
-            return await attr(*args, **kwargs)
-
-        return counted
+        return getattr(self.inner, name)  # start, close, live, path...
 
     def reset(self) -> None:
         self.calls.clear()
@@ -47,6 +43,23 @@ class CountingStore:
     @property
     def total(self) -> int:
         return sum(self.calls.values())
+
+
+class _CountingDomain:
+    def __init__(self, inner: Any, calls: Counter[str]) -> None:
+        self.inner = inner
+        self.calls = calls
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not callable(attr):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.calls[name] += 1
+            return await attr(*args, **kwargs)
+
+        return counted
 
 
 class Api:
