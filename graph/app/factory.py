@@ -11,6 +11,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from graph.app.health import add_health_routes
+from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.settings import Settings
 from graph.rest import agent_analytics, agentlens, agentlens_server
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
@@ -25,6 +26,7 @@ from graph.rest.sse import HEARTBEAT
 from graph.schema.build import build_schema
 from graph.schema.ide import add_ide_routes
 from graph.schema.view import WEBSOCKETS, LensGraphView
+from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
@@ -38,7 +40,7 @@ def _middlewares(family: Family, settings: Settings, mount: str, root: bool) -> 
     # Outermost first: errors render everything below them in the family's shape;
     # rate limits come before authentication so floods of bad keys are limited too.
     return [
-        error_middleware(family.render_error, settings.max_body_bytes),
+        error_middleware(family.render_error, settings.max_body_bytes, family.name),
         ratelimit_middleware(
             family.rate_rules(settings.rate_limit_per_minute), family.rate_style, mount, settings.rate_limits,
             family.default_credential,
@@ -88,8 +90,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     max_body = settings.max_body_bytes
     mounted = families(settings)
     root_family = next((f for prefix, f in mounted if prefix == "/"), agentlens_server.FAMILY)
+    family_of = family_labeller([(prefix, family.name) for prefix, family in mounted])
     app = web.Application(
-        middlewares=_middlewares(root_family, settings, "/", root=True), client_max_size=max_body
+        middlewares=[metrics_middleware(family_of), *_middlewares(root_family, settings, "/", root=True)],
+        client_max_size=max_body,
     )
     app[SETTINGS] = settings
     app[LIMITER] = new_limiter()
@@ -102,6 +106,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await backend.start()
         services = build_services(backend, settings)
         await services.bus.start()
+        watch_live(services.bus)
         app[SERVICES] = services
         try:
             await ensure_default(services, DEFAULT_PROJECT)
@@ -135,6 +140,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app.router.add_route("POST", "/graphql", view)
     app.router.add_get("/", _to_graphql, allow_head=True)
     add_health_routes(app)
+    app.router.add_get("/metrics", metrics_handler(settings))
     if settings.graphiql:
         add_ide_routes(app)
     stream = credentials(any_of(bearer, x_api_key, query_token))(agentlens_server.handlers.stream)

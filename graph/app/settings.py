@@ -44,6 +44,9 @@ class Settings(BaseModel):
     cors_origins: str = Field(default="*", description="comma-separated allowed origins, or *")
     idempotency_window_hours: float = Field(default=24.0, gt=0, description="how long Idempotency-Keys are kept")
     graphiql: bool = Field(default=True, description="serve the GraphiQL IDE at GET /graphql")
+    metrics_token: str | None = Field(
+        default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
+    )
     access_log: bool = Field(default=True, description="log one line per request at INFO")
     shutdown_seconds: float = Field(default=3.0, gt=0, le=60, description="longest drain on SIGTERM")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")

@@ -18,6 +18,7 @@ from graph.rest.keys import RATE_HEADERS
 from resolvers.core.auth import Forbidden, Unauthorized
 from resolvers.core.bounds import MAX_JSON_DEPTH, MAX_OFFSET, Instant, json_depth_exceeds
 from resolvers.core.errors import InputError, NotFound, Problem
+from resolvers.core.metrics import REQUESTS_REJECTED
 from storage.contract import CommitConflict, Conflict
 
 log = logging.getLogger("lensgraph.rest")
@@ -119,7 +120,7 @@ class RateLimited(Exception):
         self.headers = headers
 
 
-def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
+def error_middleware(render: ErrorRenderer, max_body_bytes: int, family: str = "") -> Any:
     """Turn every failure under a family's prefix into that family's error shape."""
 
     @web.middleware
@@ -136,6 +137,7 @@ def error_middleware(render: ErrorRenderer, max_body_bytes: int) -> Any:
         except InputError as exc:
             # One line, no traceback: a client's mistake, worth seeing, not worth an alarm.
             log.warning("rejected %s %s: 400 %s", request.method, request.path, _short(str(exc)))
+            REQUESTS_REJECTED.labels(family).inc()
             return render(400, str(exc), exc.problems)
         except NotFound as exc:
             return render(404, f"{exc.what.capitalize()} not found", [Problem("id", str(exc))])

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from resolvers.core.auth import Authenticator
+from resolvers.core.metrics import TimedStore
 from resolvers.live.bus import DEFAULT_QUEUE, Bus
 from resolvers.live.feed import FeedBus
 from storage.contract import Store
@@ -38,11 +39,12 @@ class Services:
         require_auth: bool = False,
         queue_size: int = DEFAULT_QUEUE,
     ) -> Services:
+        timed = TimedStore(store)  # every store call timed and its failures counted (/metrics)
         return cls(
-            store=store,
-            bus=FeedBus(store.live, queue_size),
+            store=timed,
+            bus=FeedBus(timed.live, queue_size),
             auth=Authenticator(
-                store, admin_key, DEFAULT_PROJECT, project_key=project_key, require_auth=require_auth
+                timed, admin_key, DEFAULT_PROJECT, project_key=project_key, require_auth=require_auth
             ),
             limits=limits or Limits(),
         )

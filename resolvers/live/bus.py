@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from resolvers.core.metrics import LIVE_OVERFLOWS
 from storage.models import Event, Session
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,7 @@ class Subscription:
             self.queue.put_nowait(message)
         else:
             self.overflowed = True
+            LIVE_OVERFLOWS.inc()
             self.close()  # queues _END, which wakes a waiting consumer to see the overflow
             log.warning("live subscriber overflowed (queue %d) and was closed", self.maxsize)
 
@@ -128,6 +130,8 @@ class Bus(Protocol):
     @property
     def subscriber_count(self) -> int: ...
     @property
+    def queued(self) -> int: ...
+    @property
     def running(self) -> bool: ...
     def subscribe_events(self, project_id: str, flt: EventFilter, maxsize: int | None = None) -> Subscription: ...
     def subscribe_sessions(
@@ -155,6 +159,10 @@ class LocalBus:
     @property
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subs.values())
+
+    @property
+    def queued(self) -> int:
+        return sum(sub.queue.qsize() for subs in self._subs.values() for sub in subs)
 
     def publish_batch(self, project_id: str, events: Iterable[Event], sessions: Iterable[Session]) -> None:
         subs = self._subs.get(project_id)

@@ -34,6 +34,10 @@ class FeedBus:
         return self.feed.shared
 
     @property
+    def queued(self) -> int:
+        return self.local.queued
+
+    @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 

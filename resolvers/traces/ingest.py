@@ -14,6 +14,7 @@ from typing import Any
 from resolvers.core.bounds import json_problem
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.idempotency import check_replay
+from resolvers.core.metrics import BATCH_SIZE, EVENTS_DUPLICATE, EVENTS_INGESTED
 from resolvers.core.services import Services
 from resolvers.traces.event_types import to_event, validate_events
 from resolvers.traces.planner import BatchPlanner, Lifecycle
@@ -42,7 +43,12 @@ async def ingest(
     _check_documents(items)
     planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None}, kind)
     commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)
-    return check_replay(await asyncio.shield(commit), claim)
+    result = check_replay(await asyncio.shield(commit), claim)
+    if not result.replayed:
+        BATCH_SIZE.observe(len(items))
+        EVENTS_INGESTED.labels(kind).inc(len(result.inserted))
+        EVENTS_DUPLICATE.inc(len(items) - len(result.inserted))
+    return result
 
 
 def _check_documents(items: Sequence[Incoming]) -> None:
