@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -28,6 +29,7 @@ from graph.schema.ide import add_ide_routes
 from graph.schema.view import WEBSOCKETS, LensGraphView
 from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
+from resolvers.jobs.retention import retention_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
 
@@ -76,6 +78,7 @@ def build_services(store: Store, settings: Settings) -> Services:
             max_batch_events=settings.max_batch_events,
             max_page_size=settings.max_page_size,
             idempotency_window=timedelta(hours=settings.idempotency_window_hours),
+            retention_days=settings.retention_days,
         ),
         admin_key=settings.api_key,
         project_key=settings.agentlens_api_key,
@@ -108,10 +111,16 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         await services.bus.start()
         watch_live(services.bus)
         app[SERVICES] = services
+        retention = asyncio.create_task(
+            retention_loop(services, settings.retention_days, settings.retention_interval_seconds),
+            name="lensgraph-retention",
+        )
         try:
             await ensure_default(services, DEFAULT_PROJECT)
             yield
         finally:
+            retention.cancel()
+            await asyncio.gather(retention, return_exceptions=True)
             await services.bus.close()
             await backend.close()
 

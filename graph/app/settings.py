@@ -44,6 +44,10 @@ class Settings(BaseModel):
     cors_origins: str = Field(default="*", description="comma-separated allowed origins, or *")
     idempotency_window_hours: float = Field(default=24.0, gt=0, description="how long Idempotency-Keys are kept")
     graphiql: bool = Field(default=True, description="serve the GraphiQL IDE at GET /graphql")
+    retention_days: int | None = Field(
+        default=None, ge=1, le=36_500, description="days sessions are kept after their last event (none: forever)"
+    )
+    retention_interval_seconds: float = Field(default=3600.0, ge=1, description="how often retention runs")
     metrics_token: str | None = Field(
         default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
     )

@@ -19,6 +19,7 @@ class Limits:
     max_batch_events: int = 1000
     max_page_size: int = 1000
     idempotency_window: timedelta = timedelta(hours=24)
+    retention_days: int | None = None  # the server's default; a project may set its own
 
 
 @dataclass(slots=True)

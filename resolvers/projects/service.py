@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Any
 
 from resolvers.core.auth import Forbidden, Principal, new_key, new_tracker_token
 from resolvers.core.errors import InputError, NotFound, Problem
 from resolvers.core.ids import new_id
 from resolvers.core.services import Services
+from resolvers.jobs.retention import check_days
 from storage.contract import Conflict, Page, PageResult
 from storage.models import Project
 from storage.timeutil import now_ms
@@ -110,15 +112,22 @@ async def list_projects_with_keys(
     return result, keyed
 
 
+# Not given (as opposed to None, which resets a project's retention to the server's default).
+KEEP: Any = object()
+
+
 async def update_project(
     services: Services, principal: Principal, project_id: str, *, name: str | None = None,
-    allowed_origins: list[str] | None = None,
+    allowed_origins: list[str] | None = None, retention_days: int | None = KEEP,
 ) -> Project:
     project = await get_project(services, principal, project_id)
     if name is not None:
         project.name = _name(name)
     if allowed_origins is not None:
         project.allowed_origins = _origins(allowed_origins)
+    if retention_days is not KEEP:
+        require_admin(principal)  # retention is the operator's policy: it deletes data
+        project.retention_days = check_days(retention_days)
     return await services.store.projects.update_project(project)
 
 

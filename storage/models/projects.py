@@ -17,6 +17,8 @@ class Project(BaseModel):
     allowed_origins: list[str] = Field(default_factory=list)
     # Public, ingest-only token for browser trackers (seed 003's ?token=), checked against allowed_origins.
     tracker_token: str
+    # Days its sessions are kept after their last event; None: the server's default (which may be forever).
+    retention_days: int | None = None
 
 
 class ApiKey(BaseModel):

@@ -55,6 +55,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("sessions_by_agent", "project_id", "agent_id", "started_at", "id"),
         _index("sessions_by_status", "project_id", "status", "started_at", "id"),
         _index("sessions_by_tag", "project_id", "tags", "started_at", "id"),
+        _index("sessions_by_last_event", "project_id", "last_event_at"),
     ],
     AGENTS: [_index("agents_by_seen", "project_id", "last_seen", "id")],
     # Projects and keys are looked up before a request has a project: not scoped by one.

@@ -54,6 +54,7 @@ class MongoProjects:
             await self.m.projects.update_one(
                 {"_id": project.id},
                 {"$set": {"name": project.name, "allowed_origins": project.allowed_origins,
+                          "retention_days": project.retention_days,
                           "tracker_token": project.tracker_token}},
             )
         except DuplicateKeyError:

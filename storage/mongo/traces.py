@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ from storage.mongo.idempotency import recall, remember
 from storage.mongo.layout import doc_id, event_doc, session_doc
 from storage.mongo.live import MongoFeed
 from storage.mongo.traces_reads import DbSession, TraceReads
+from storage.retention import whole_sessions_within
 from storage.search import search_text
 
 MAX_ATTEMPTS = 25
@@ -311,6 +313,18 @@ class MongoTraces(TraceReads):
                 session=s,
             )
 
+    async def delete_sessions_before(self, project_id: str, cutoff: datetime, limit: int) -> int:
+        """Oldest sessions first, whole sessions within limit events; events before their session, so a
+        deletion cut short leaves no event without its session and is finished by the next run."""
+        docs = await self.m.sessions.find(
+            {"project_id": project_id, "last_event_at": {"$lt": cutoff}}, {"_id": 0, "id": 1, "event_count": 1}
+        ).sort([("last_event_at", 1)]).limit(max(limit, 1)).to_list(None)
+        ids = whole_sessions_within(((d["id"], d.get("event_count", 0)) for d in docs), limit)
+        if not ids:
+            return 0
+        await self.m.events.delete_many({"project_id": project_id, "session_id": {"$in": ids}})
+        await self.m.sessions.delete_many({"project_id": project_id, "id": {"$in": ids}})
+        return len(ids)
 
 def _only_duplicates(exc: BulkWriteError) -> bool:
     errors = exc.details.get("writeErrors") or []

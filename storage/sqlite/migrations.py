@@ -152,6 +152,10 @@ UPDATE sessions SET kind = 'tracker' WHERE EXISTS (
     AND json_extract(e.metadata, '$.source') = 'tracker'
 );
 
+-- Per-project retention (days after a session's last event), NULL: the server's default.
+ALTER TABLE projects ADD COLUMN retention_days INTEGER;
+CREATE INDEX IF NOT EXISTS sessions_by_last_event ON sessions (project_id, last_event_at);
+
 -- Rate-limit windows every process counts in (per-key budgets hold across processes).
 CREATE TABLE IF NOT EXISTS rate_windows (
     bucket TEXT NOT NULL,

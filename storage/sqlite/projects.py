@@ -15,7 +15,7 @@ from storage.sqlite.database import Database
 from storage.sqlite.query import _chunks, _marks
 from storage.timeutil import from_ms, to_ms
 
-PROJECT_COLUMNS = "id, name, created_at, allowed_origins, tracker_token"
+PROJECT_COLUMNS = "id, name, created_at, allowed_origins, tracker_token, retention_days"
 KEY_COLUMNS = "hash, id, project_id, prefix, created_at, revoked_at"
 # Every table a project owns, deleted with it.
 OWNED_TABLES = ("events", "sessions", "session_tags", "agents", "api_keys", "idempotency")
@@ -24,7 +24,7 @@ OWNED_TABLES = ("events", "sessions", "session_tags", "agents", "api_keys", "ide
 def _project(row: Sequence[Any]) -> Project:
     return Project(
         project_id=row[0], id=row[0], name=row[1], created_at=from_ms(row[2]),
-        allowed_origins=orjson.loads(row[3]), tracker_token=row[4],
+        allowed_origins=orjson.loads(row[3]), tracker_token=row[4], retention_days=row[5],
     )
 
 
@@ -42,9 +42,9 @@ class SQLiteProjects:
     async def create_project(self, project: Project) -> Project:
         try:
             await self.db.write([(
-                f"INSERT INTO projects ({PROJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?)",
+                f"INSERT INTO projects ({PROJECT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                 (project.id, project.name, to_ms(project.created_at), orjson.dumps(project.allowed_origins),
-                 project.tracker_token),
+                 project.tracker_token, project.retention_days),
             )])
         except sqlite3.IntegrityError:
             raise Conflict(f"a project named {project.name!r} exists") from None
@@ -76,8 +76,9 @@ class SQLiteProjects:
     async def update_project(self, project: Project) -> Project:
         try:
             await self.db.write([(
-                "UPDATE projects SET name = ?, allowed_origins = ?, tracker_token = ? WHERE id = ?",
-                (project.name, orjson.dumps(project.allowed_origins), project.tracker_token, project.id),
+                "UPDATE projects SET name = ?, allowed_origins = ?, tracker_token = ?, retention_days = ? WHERE id = ?",
+                (project.name, orjson.dumps(project.allowed_origins), project.tracker_token, project.retention_days,
+                 project.id),
             )])
         except sqlite3.IntegrityError:
             raise Conflict(f"a project named {project.name!r} exists") from None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import datetime
 
 from storage.contract import Claim, CommitResult, Planner
 from storage.contract.live import ChangeFeed
@@ -14,6 +15,7 @@ from storage.sqlite.rows import (
     AGENT_COLUMNS, EVENT_COLUMNS, INSERT_EVENT_COLUMNS, SESSION_COLUMNS, _event, _event_row, _prepare, _session,
     _session_row,
 )
+from storage.retention import whole_sessions_within
 from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 
@@ -130,3 +132,23 @@ class SQLiteTraces(TraceReads):
         stored = {e.id: e for e in result.events}
         stored.update(existing)
         return CommitResult(events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events)
+
+    async def delete_sessions_before(self, project_id: str, cutoff: datetime, limit: int) -> int:
+        """Oldest sessions first, as many whole sessions as fit in limit events (at least one), so a
+        batch holds the writer briefly; the FTS delete trigger removes their search entries."""
+
+        def work(db: sqlite3.Connection) -> int:
+            rows = db.execute(
+                "SELECT id, event_count FROM sessions WHERE project_id = ? AND COALESCE(last_event_at, started_at) < ?"
+                " ORDER BY last_event_at LIMIT ?",
+                (project_id, to_ms(cutoff), max(limit, 1)),
+            ).fetchall()
+            ids = whole_sessions_within(rows, limit)
+            if not ids:
+                return 0
+            marks = _marks(len(ids))
+            for table, column in (("events", "session_id"), ("session_tags", "session_id"), ("sessions", "id")):
+                db.execute(f"DELETE FROM {table} WHERE project_id = ? AND {column} IN ({marks})", (project_id, *ids))
+            return len(ids)
+
+        return await self.db.run(work)

@@ -148,3 +148,22 @@ async def test_session_queries(store) -> None:
     assert await ids(agent_ids=("b",)) == ["s2"]
     (s1,) = await store.traces.sessions_by_ids(P, ["s1"])
     assert (s1.status, s1.ended_at) == (SessionStatus.ERROR, T0 + timedelta(seconds=5))
+
+
+async def test_retention_deletes_whole_old_sessions_in_bounded_batches(store) -> None:
+    old = [ev(i, session=f"old{i % 3}", id=f"old-{i}") for i in range(9)]  # 3 sessions, 3 events each
+    new = [ev(10_000 + i, session="new", id=f"new-{i}") for i in range(4)]
+    await commit(store, old + new)
+    await commit(store, [ev(0, session="old0", project_id="other", id="other-0")], project="other")
+    cutoff = T0 + timedelta(seconds=5_000)
+    # A budget of 4 events takes one whole 3-event session per batch, never part of one.
+    assert await store.traces.delete_sessions_before(P, cutoff, 4) == 1
+    assert await store.traces.delete_sessions_before(P, cutoff, 100) == 2
+    assert await store.traces.delete_sessions_before(P, cutoff, 100) == 0
+    left = await store.traces.find_sessions(P, SessionQuery(), Page(limit=10))
+    assert [s.id for s in left.items] == ["new"]
+    events = await store.traces.find_events(P, EventQuery(), Page(limit=100))
+    assert sorted(e.id for e in events.items) == [f"new-{i}" for i in range(4)]
+    assert (await store.traces.find_events(P, EventQuery(search="item number 4"), Page(limit=10))).total == 0
+    assert verify(await store.traces.session_chain(P, "new"))
+    assert len(await store.traces.sessions_by_ids("other", ["old0"])) == 1  # other projects untouched

@@ -26,6 +26,7 @@ from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
 from resolvers.core.ids import new_id
 from resolvers.traces.ingest import Incoming
+from resolvers.jobs.retention import in_force
 from resolvers.traces.reads import usage_today
 from storage.contract import Page
 from storage.models import Event, Project
@@ -200,6 +201,8 @@ async def delete_project(request: web.Request) -> web.Response:
 async def account(request: web.Request) -> web.Response:
     services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
     listed = await projects.list_projects(services, principal, Page(limit=0))
+    own = await services.store.projects.projects_by_ids([principal.project_id])
+    retention = in_force(own[0], services.limits.retention_days) if own else services.limits.retention_days
     return json_response({
         "tier": "self-hosted",
         "admin": principal.admin,
@@ -207,7 +210,7 @@ async def account(request: web.Request) -> web.Response:
         "projects_count": listed.total,
         "projects_limit": None,
         "rate_limit_rpm": request.config_dict[RATE_PER_MINUTE],
-        "tier_limits": {"max_events_lifetime": None, "retention_days": None},
+        "tier_limits": {"max_events_lifetime": None, "retention_days": retention},
     })
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from graph.schema.context import Context
 from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
+from resolvers.jobs.retention import in_force
 from resolvers.projects import service as projects
 from storage import models
 from storage.contract import Page
@@ -33,6 +35,14 @@ class Project:
     @strawberry.field
     def allowed_origins(self) -> list[str]:
         return self.doc.allowed_origins
+
+    @strawberry.field(description="Days this project's sessions are kept after their last event; null: the default.")
+    def retention_days(self) -> int | None:
+        return self.doc.retention_days
+
+    @strawberry.field(description="The retention that applies: the project's own, else the server's; null keeps all.")
+    def retention_in_force(self, info: Info[Context, None]) -> int | None:
+        return in_force(self.doc, info.context.services.limits.retention_days)
 
     @strawberry.field(description="Public, send-only token for browser trackers (?token=).")
     def tracker_token(self) -> str:
@@ -82,10 +92,15 @@ class ProjectMutation:
     async def update_project(
         self, info: Info[Context, None], id: strawberry.ID, name: str | None = None,
         allowed_origins: list[str] | None = None,
+        retention_days: Annotated[
+            int | None, strawberry.argument(description="Admin only. Days to keep sessions; null: the default.")
+        ] = strawberry.UNSET,
     ) -> Project:
         ctx = info.context
+        retention = projects.KEEP if retention_days is strawberry.UNSET else retention_days
         project = await projects.update_project(
-            ctx.services, ctx.principal, str(id), name=name, allowed_origins=allowed_origins
+            ctx.services, ctx.principal, str(id), name=name, allowed_origins=allowed_origins,
+            retention_days=retention,
         )
         return Project(doc=project)
 
