@@ -100,6 +100,14 @@ def check_local(url: str) -> None:
 # -- the server -----------------------------------------------------------------
 
 
+def cli_module(repo: Path) -> str:
+    """The server's entry module in a checkout: graph/app/cli.py since the layout by domain, graph/cli.py before."""
+    for module in ("graph.app.cli", "graph.cli"):
+        if (repo / (module.replace(".", "/") + ".py")).exists():
+            return module
+    raise SystemExit(f"--repo {repo} has no graph/app/cli.py or graph/cli.py")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -190,14 +198,13 @@ class Server:
         cmd = [sys.executable]
         if self.args.cprofile:
             cmd += ["-m", "cProfile", "-o", str(Path(self.args.cprofile).resolve())]
-        cmd += ["-m", "graph.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
+        repo = Path(self.args.repo).resolve()
+        cli = cli_module(repo)
+        cmd += ["-m", cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
         env = dict(os.environ)
         env.setdefault("LENSGRAPH_LOG_LEVEL", "WARNING")
         if not self.args.rate_limits:
             env["LENSGRAPH_RATE_LIMITS"] = "false"
-        repo = Path(self.args.repo).resolve()
-        if not (repo / "graph" / "cli.py").exists():
-            raise SystemExit(f"--repo {repo} has no graph/cli.py")
         env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log_path = self.tmp / "server.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
