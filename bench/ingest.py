@@ -31,10 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aiohttp  # noqa: E402
-import orjson  # noqa: E402
-
-from common import (  # noqa: E402
+import aiohttp
+import orjson
+from common import (
     RATE_LIMIT_HINT,
     Server,
     add_server_args,
@@ -46,11 +45,7 @@ from common import (  # noqa: E402
 )
 
 JSON_HEADERS = {"Content-Type": "application/json"}
-WORDS = (
-    "agent tool search index vector query answer model token cache retry plan step user system "
-    "document summary latency budget request response context window prompt chain graph trace "
-    "session error timeout result score rank filter embed fetch parse store batch stream"
-).split()
+WORDS = ["agent", "tool", "search", "index", "vector", "query", "answer", "model", "token", "cache", "retry", "plan", "step", "user", "system", "document", "summary", "latency", "budget", "request", "response", "context", "window", "prompt", "chain", "graph", "trace", "session", "error", "timeout", "result", "score", "rank", "filter", "embed", "fetch", "parse", "store", "batch", "stream"]
 MODELS = ("gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "llama-3.1-70b")
 TOOLS = ("web_search", "read_file", "sql_query", "http_get", "vector_lookup")
 
@@ -301,7 +296,7 @@ async def post_all(
                     status = r.status
                 latencies.append(time.perf_counter() - t0)
                 problem = check_answer(w.fmt, status, raw, w.batch_sizes[i])
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 latencies.append(time.perf_counter() - t0)
                 problem = f"{type(exc).__name__}: {exc}"
             done_batches += 1

@@ -125,7 +125,7 @@ def main() -> int:
     p.add_argument("--top", type=int, default=25)
     args = p.parse_args()
     head = args.profile.read_bytes()[:64]
-    if head.startswith(b"{") or b"(" in head and b";" in head or head.startswith((b"process", b"thread")):
+    if head.startswith((b"{", b"process", b"thread")) or (b"(" in head and b";" in head):
         pyspy(args.profile, args.top)
     else:
         cprofile(args.profile, args.top)

@@ -34,9 +34,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aiohttp  # noqa: E402
-import orjson  # noqa: E402
-from common import (  # noqa: E402
+import aiohttp
+import orjson
+from common import (
     RATE_LIMIT_HINT,
     Server,
     add_server_args,

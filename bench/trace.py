@@ -31,10 +31,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aiohttp  # noqa: E402
-import orjson  # noqa: E402
-
-from common import (  # noqa: E402
+import aiohttp
+import orjson
+from common import (
     RATE_LIMIT_HINT,
     Server,
     add_server_args,
@@ -44,7 +43,7 @@ from common import (  # noqa: E402
     print_table,
     summarize_ms,
 )
-from ingest import JSON_HEADERS, iso, typed_event  # noqa: E402
+from ingest import JSON_HEADERS, iso, typed_event
 
 FULL_QUERY = """
 query Trace($id: ID!, $first: Int!) {

@@ -37,7 +37,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import orjson  # noqa: E402
-
 from common import REPO, print_header, print_result, print_table  # noqa: E402
 
 
@@ -62,9 +61,8 @@ def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tu
     from resolvers.traces.ingest import Incoming
     from resolvers.traces.planner import BatchPlanner
     from storage import sqlite as store_sqlite
-    from storage.timeutil import now_ms
-
     from storage.models import Event
+    from storage.timeutil import now_ms
 
     totals, T = stage_timer()
     has_position = "position" in Event.model_fields

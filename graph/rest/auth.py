@@ -14,9 +14,9 @@ from typing import Any
 
 from aiohttp import web
 
+from graph.rest.http import Handler
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from resolvers.core.auth import Principal
-from graph.rest.http import Handler
 
 Extractor = Callable[[web.Request], str | None]
 # A route with its own way of proving identity (trackers): resolves the Principal itself.

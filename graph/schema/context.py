@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp import web
 
-from resolvers.core.auth import Principal
 from graph.schema.loaders import Loaders
+from resolvers.core.auth import Principal
 from resolvers.core.services import Services
 
 

@@ -18,7 +18,7 @@ BAD_REQUEST = "BAD_REQUEST"
 BAD_USER_INPUT = "BAD_USER_INPUT"
 # A GraphQL Int is 32 bits and a Float a double: no literal needs more digits than this.
 MAX_NUMBER_DIGITS = 40
-LONG_NUMBER = re.compile(r"\d{%d}" % (MAX_NUMBER_DIGITS + 1))
+LONG_NUMBER = re.compile(rf"\d{{{MAX_NUMBER_DIGITS + 1}}}")
 
 
 class _LongNumbers(Visitor):

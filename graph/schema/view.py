@@ -8,21 +8,21 @@ from typing import Any
 
 import orjson
 from aiohttp import web
+from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.exceptions import ConnectionRejectionError
-from cross_web import HTTPException
 
 from graph.rest.auth import any_of, bearer, x_api_key
+from graph.rest.http import json_response, read_body
+from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from graph.schema import ide
 from graph.schema.context import Context
-from graph.schema.websocket import CheckedWebSocketAdapter
 from graph.schema.errors import with_code
-from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
-from graph.rest.http import json_response, read_body
-from resolvers.core.errors import InputError
-from resolvers.core.bounds import MAX_JSON_DEPTH, json_depth_exceeds
-from resolvers.core.auth import Principal, Unauthorized
 from graph.schema.loaders import Loaders
+from graph.schema.websocket import CheckedWebSocketAdapter
+from resolvers.core.auth import Principal, Unauthorized
+from resolvers.core.bounds import MAX_JSON_DEPTH, json_depth_exceeds
+from resolvers.core.errors import InputError
 
 http_credential = any_of(bearer, x_api_key)
 
@@ -69,7 +69,8 @@ class LensGraphView(GraphQLView[Context, None]):
             return _graphql_error(413, f"body exceeds the limit of {self.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE")
         except InputError as exc:
             return _graphql_error(400, str(exc), "BAD_REQUEST")
-        if isinstance(response, web.Response) and response.status >= 400 and response.content_type != "application/json":
+        plain = isinstance(response, web.Response) and response.content_type != "application/json"
+        if plain and response.status >= 400:
             # strawberry answers malformed requests in plain text; clients expect GraphQL errors
             return _graphql_error(response.status, response.text or "Bad request", "BAD_REQUEST")
         return response

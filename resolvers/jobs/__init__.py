@@ -1,1 +1,4 @@
-"""Background work (detection, reports, webhook deliveries) under a lease held in the store, so one process runs each job."""
+"""Background work (retention; to come: detection, reports, webhook deliveries).
+
+Each run is claimed in the store (lease.py), so one process of those sharing a database runs it.
+"""

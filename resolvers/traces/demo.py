@@ -6,8 +6,8 @@ import random
 from datetime import timedelta
 from typing import Any
 
-from resolvers.traces.ingest import ingest_typed
 from resolvers.core.services import Services
+from resolvers.traces.ingest import ingest_typed
 from storage.timeutil import iso_ms, now_ms
 
 AGENTS = [

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.traces.chain import verify
 from resolvers.core.errors import NotFound
 from resolvers.core.services import Services
+from resolvers.traces.chain import verify
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
 from storage.timeutil import now_ms

@@ -17,7 +17,6 @@ from pydantic import BaseModel, Field
 from storage.models.money import nanos_to_usd
 
 
-
 class SessionStatus(str, Enum):
     ACTIVE = "active"
     COMPLETED = "completed"

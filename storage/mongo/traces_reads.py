@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING
@@ -15,7 +15,11 @@ from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
 from storage.mongo.client import Mongo
 from storage.mongo.layout import (
-    AGENT_PROJECTION, EVENT_PROJECTION, EVENTS, SESSION_PROJECTION, SESSIONS, doc_id, page_result,
+    AGENT_PROJECTION,
+    EVENT_PROJECTION,
+    SESSION_PROJECTION,
+    doc_id,
+    page_result,
 )
 from storage.search import normalize_term
 
@@ -80,7 +84,7 @@ def _after(fields: Sequence[str], page: Page) -> dict[str, Any] | None:
     op = "$lt" if page.descending else "$gt"
     return {
         "$or": [
-            {**dict(zip(fields[:i], page.after[:i])), name: {op: page.after[i]}}
+            {**dict(zip(fields[:i], page.after[:i], strict=True)), name: {op: page.after[i]}}
             for i, name in enumerate(fields)
         ]
     }
@@ -113,7 +117,8 @@ class TraceReads:
         return out
 
     async def _events_by_ids(self, project_id: str, ids: Sequence[str], s: DbSession = None) -> list[Event]:
-        return [Event.model_validate(d) for d in await self._by_ids(self.m.events, project_id, ids, EVENT_PROJECTION, s)]
+        docs = await self._by_ids(self.m.events, project_id, ids, EVENT_PROJECTION, s)
+        return [Event.model_validate(d) for d in docs]
 
     async def sessions_by_ids(self, project_id: str, ids: Sequence[str]) -> list[Session]:
         docs = await self._by_ids(self.m.sessions, project_id, ids, SESSION_PROJECTION)

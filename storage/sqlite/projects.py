@@ -118,7 +118,8 @@ class SQLiteProjects:
         found: set[str] = set()
         for chunk in _chunks(list(dict.fromkeys(project_ids))):
             rows = await self.db.fetch(
-                f"SELECT DISTINCT project_id FROM api_keys WHERE revoked_at IS NULL AND project_id IN ({_marks(len(chunk))})",
+                "SELECT DISTINCT project_id FROM api_keys WHERE revoked_at IS NULL"
+                f" AND project_id IN ({_marks(len(chunk))})",
                 list(chunk),
             )
             found.update(r[0] for r in rows)

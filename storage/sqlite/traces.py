@@ -8,14 +8,21 @@ from datetime import datetime
 from storage.contract import Claim, CommitResult, Planner
 from storage.contract.live import ChangeFeed
 from storage.models import Event, Session
+from storage.retention import whole_sessions_within
 from storage.sqlite.database import Database
 from storage.sqlite.idempotency import recall, remember
 from storage.sqlite.query import _chunks, _marks
 from storage.sqlite.rows import (
-    AGENT_COLUMNS, EVENT_COLUMNS, INSERT_EVENT_COLUMNS, SESSION_COLUMNS, _event, _event_row, _prepare, _session,
+    AGENT_COLUMNS,
+    EVENT_COLUMNS,
+    INSERT_EVENT_COLUMNS,
+    SESSION_COLUMNS,
+    _event,
+    _event_row,
+    _prepare,
+    _session,
     _session_row,
 )
-from storage.retention import whole_sessions_within
 from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 

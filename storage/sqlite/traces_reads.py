@@ -9,7 +9,13 @@ from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
 from storage.sqlite.database import Database
 from storage.sqlite.query import (
-    _chunks, _event_after, _event_where, _marks, _prefixed, _session_after, _session_where,
+    _chunks,
+    _event_after,
+    _event_where,
+    _marks,
+    _prefixed,
+    _session_after,
+    _session_where,
 )
 from storage.sqlite.rows import AGENT_COLUMNS, EVENT_COLUMNS, SESSION_COLUMNS, _agent, _event, _session
 from storage.timeutil import to_ms

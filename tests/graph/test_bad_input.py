@@ -34,7 +34,8 @@ REST_CASES = [
     ("/events", {"events": [{"event_type": "llm_call", "session_id": "s", "tokens_in": 2**63 - 1}]}, "tokens_in"),
     ("/api/events", '{"events": [{"sessionId": "s", "agentId": "a", "eventType": "custom", "payload": {"type": "t",'
      ' "data": ' + DEEP + "}}]}", "body"),
-    ("/api/events", {"events": [{**typed("custom", {"type": "t", "data": 1}), "timestamp": "0001-01-01T00:30:00+01:00"}]},
+    ("/api/events",
+     {"events": [{**typed("custom", {"type": "t", "data": 1}), "timestamp": "0001-01-01T00:30:00+01:00"}]},
      "events[0].timestamp"),
     ("/agent-analytics/track", [1, 2], "body"),
     ("/agent-analytics/track/batch", {"events": ["not an object"]}, "events[0]"),

@@ -7,6 +7,7 @@ The server runs on its own event loop in a thread; requests are plain urllib.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import threading
@@ -103,7 +104,7 @@ event_keys = st.sampled_from(
 near_events = st.one_of(
     st.dictionaries(event_keys, json_values, max_size=8),
     st.builds(
-        lambda t, key, value: {**{"sessionId": "s", "agentId": "a", "eventType": t, "payload": dict(VALID[t])},
+        lambda t, key, value: {"sessionId": "s", "agentId": "a", "eventType": t, "payload": dict(VALID[t]),
                                key: value},
         st.sampled_from(sorted(VALID)), event_keys, json_values,
     ),
@@ -243,10 +244,8 @@ def test_websocket_messages_never_break_the_server(server: Server, messages: lis
                     if ws.closed:
                         break
                     await ws.send_str(message)
-                try:
+                with contextlib.suppress(TimeoutError):
                     await ws.receive(timeout=0.2)
-                except TimeoutError:
-                    pass
                 return ws.close_code
 
     code = asyncio.run(talk())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 
 import pytest
@@ -23,7 +24,7 @@ async def test_every_event_type_is_accepted_and_chained(api: Api) -> None:
     chain = timeline["events"]
     assert [e["eventType"] for e in chain] == list(VALID)
     assert chain[0]["prevHash"] is None
-    for before, after in zip(chain, chain[1:]):
+    for before, after in itertools.pairwise(chain):
         assert after["prevHash"] == before["hash"]
     assert [e["hash"] for e in chain] == [e["hash"] for e in body["events"]]
 

@@ -290,14 +290,14 @@ async def test_ingest_mutation_honours_idempotency_keys(api: Api) -> None:
         answers.append((await resp.json())["data"]["ingestEvents"])
     assert answers[0] == answers[1] and answers[0]["ingested"] == 2
     assert (await api.get("/api/events"))["total"] == 2
-    other = await api.client.post("/graphql", json={"query": mutation, "variables": {"events": variables["events"][:1]}},
-                                  headers={"Idempotency-Key": "gql-1"})
+    changed = {"query": mutation, "variables": {"events": variables["events"][:1]}}
+    other = await api.client.post("/graphql", json=changed, headers={"Idempotency-Key": "gql-1"})
     assert (await other.json())["errors"][0]["extensions"]["code"] == "CONFLICT"
     assert (await api.get("/api/events"))["total"] == 2
 
 
 async def test_a_tracker_token_cannot_write_into_an_agent_trace(secured: Api) -> None:
-    project, key, token = await new_project(secured, "web+agents")
+    _, key, token = await new_project(secured, "web+agents")
     c, auth = secured.client, {"Authorization": f"Bearer {key}"}
     agent_events = [typed("session_started", VALID["session_started"], session="trace-1"),
                     typed("custom", VALID["custom"], session="trace-1")]

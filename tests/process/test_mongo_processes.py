@@ -9,7 +9,7 @@ from pymongo import MongoClient
 
 from tests.mongo_server import MongoServer, new_database_name
 from tests.process.conftest import Spawn
-from tests.process.test_two_processes import batch, post
+from tests.process.test_two_processes import post
 
 
 async def test_ingest_on_one_process_is_read_and_streamed_on_the_other(

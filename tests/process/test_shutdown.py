@@ -80,7 +80,8 @@ async def test_clients_that_go_away_leave_the_bus_without_waiting_for_an_event(s
             ws = await client.ws_connect(f"{server.url}/graphql", protocols=["graphql-transport-ws"])
             await ws.send_json({"type": "connection_init", "payload": {}})
             await ws.receive_json()
-            await ws.send_json({"id": "1", "type": "subscribe", "payload": {"query": "subscription { eventAdded { id } }"}})
+            subscribe = {"query": "subscription { eventAdded { id } }"}
+            await ws.send_json({"id": "1", "type": "subscribe", "payload": subscribe})
             await wait_for_subscribers(http, server.url, 2)
             sse.close()  # drop the connection, as a closed browser tab does
         await wait_for_subscribers(http, server.url, 0)  # the websocket went with the client session

@@ -93,7 +93,8 @@ async def test_event_queries(store) -> None:
                          for i in range(10)])
     await commit(store, [ev(i, session="s2", agent_id="other") for i in range(3)])
 
-    async def ids(query=EventQuery(), **page):
+    async def ids(query=None, **page):
+        query = query or EventQuery()
         return [e.id for e in (await store.traces.find_events(P, query, Page(**page))).items]
 
     everything = await store.traces.find_events(P, EventQuery(), Page(limit=100))

@@ -44,7 +44,9 @@ async def test_unreachable_server_fails_fast_naming_the_host_not_the_password() 
     assert store.mongo.client is not None and store.mongo.client.options.server_selection_timeout == 0.5
 
 
-async def test_without_a_url_timeout_server_selection_is_bounded(mongo_server: MongoServer, open_mongo: OpenStore) -> None:
+async def test_without_a_url_timeout_server_selection_is_bounded(
+    mongo_server: MongoServer, open_mongo: OpenStore
+) -> None:
     store = await open_mongo(mongo_server)
     assert store.mongo.client.options.server_selection_timeout == SERVER_SELECTION_MS / 1000
 

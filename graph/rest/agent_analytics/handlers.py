@@ -15,18 +15,18 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph.rest.auth import any_of, bearer, credentials, public, query_token, x_api_key
+from graph.rest.http import json_response, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from graph.rest.ratelimit import Rule
-from graph.rest.http import json_response, query_int, read_json
 from graph.rest.sse import stream_events, stream_filter
-from resolvers.projects import service as projects
 from resolvers.core.auth import Principal
 from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
 from resolvers.core.ids import new_id
-from resolvers.traces.ingest import Incoming
 from resolvers.jobs.retention import in_force
+from resolvers.projects import service as projects
+from resolvers.traces.ingest import Incoming
 from resolvers.traces.reads import usage_today
 from storage.contract import Page
 from storage.models import Event, Project

@@ -15,10 +15,10 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from graph.rest.auth import public, x_api_key
+from graph.rest.http import json_response, query_choice, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.ratelimit import Rule
-from graph.rest.http import json_response, query_choice, query_int, read_json
 from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
@@ -28,7 +28,6 @@ from resolvers.traces.reads import find_events, find_sessions, get_session
 from storage.contract import EventQuery, Page, SessionQuery
 from storage.models import Event, Session, SessionStatus
 from storage.timeutil import iso_ms, now_ms
-
 
 SESSION_STATUSES = ("active", "completed", "error")
 # Fields that become columns of the stored event; all others stay in the payload.

@@ -12,10 +12,6 @@ from typing import Any
 from aiohttp import web
 
 from graph.rest.auth import bearer, public
-from graph.rest.idempotency import ingest_once
-from graph.rest.keys import PROJECT, SERVICES
-from graph.rest.ratelimit import Rule
-from graph.rest.sse import stream_events, stream_filter
 from graph.rest.http import (
     json_response,
     query_choice,
@@ -24,12 +20,15 @@ from graph.rest.http import (
     query_time,
     read_json,
 )
+from graph.rest.idempotency import ingest_once
+from graph.rest.keys import PROJECT, SERVICES
+from graph.rest.ratelimit import Rule
+from graph.rest.sse import stream_events, stream_filter
 from resolvers.core.errors import InputError, Problem
 from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES
 from resolvers.traces.ingest import typed_items
-from storage.contract import CommitResult
 from resolvers.traces.reads import find_events, find_sessions, get_event, get_session, timeline
-from storage.contract import EventQuery, Page, SessionQuery
+from storage.contract import CommitResult, EventQuery, Page, SessionQuery
 from storage.models import Event, Session
 from storage.timeutil import iso_ms
 

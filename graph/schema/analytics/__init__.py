@@ -1,1 +1,4 @@
-"""Analytics in GraphQL: stats, breakdowns, funnels and retention over the one AnalyticsQuery engine (the analytics issue)."""
+"""Analytics in GraphQL: stats, breakdowns, funnels and retention, over the one AnalyticsQuery engine.
+
+To come with the analytics issue.
+"""

@@ -10,10 +10,10 @@ from graphql import GraphQLError
 from strawberry.types import Info
 
 from graph.schema.context import Context
-from graph.schema.traces.types import Event, Session
 from graph.schema.traces.inputs import SessionStatusEnum  # noqa: F401  (registers the enum)
+from graph.schema.traces.types import Event, Session
+from resolvers.live.bus import EventFilter, SessionFilter, SubscriberOverflow, Subscription
 from storage.models import SessionStatus
-from resolvers.live.bus import EventFilter, SessionFilter, Subscription, SubscriberOverflow
 
 
 def overflow_error(exc: SubscriberOverflow) -> GraphQLError:

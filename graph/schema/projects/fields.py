@@ -8,8 +8,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from graph.schema.context import Context
 from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
+from graph.schema.context import Context
 from resolvers.jobs.retention import in_force
 from resolvers.projects import service as projects
 from storage import models

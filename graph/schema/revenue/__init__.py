@@ -1,1 +1,4 @@
-"""Agents, customers, goals, outcomes and revenues, and what each agent earns against what it costs (the revenue issue)."""
+"""Agents, customers, goals, outcomes and revenues, and what each agent earns against what it costs.
+
+To come with the revenue issue.
+"""

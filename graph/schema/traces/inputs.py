@@ -11,7 +11,6 @@ from strawberry.scalars import JSON
 from storage.contract import EventQuery, SessionQuery
 from storage.models import SessionStatus
 
-
 # Registers the stored enum itself as the GraphQL enum, so annotations can name SessionStatus directly.
 SessionStatusEnum = strawberry.enum(SessionStatus, name="SessionStatus", description="Lifecycle of a session.")
 

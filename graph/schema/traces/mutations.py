@@ -9,8 +9,8 @@ import strawberry
 from strawberry.types import Info
 
 from graph.schema.context import Context
-from graph.schema.traces.types import Event
 from graph.schema.traces.inputs import EventInput
+from graph.schema.traces.types import Event
 from resolvers.core.errors import InputError
 from resolvers.core.idempotency import HEADER, fingerprint, new_claim
 from resolvers.traces.ingest import ingest_typed

@@ -5,9 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from graph.schema.context import Context
 from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
+from graph.schema.context import Context
 from graph.schema.errors import bad_input
+from graph.schema.traces.inputs import EventFilter, SessionFilter, SortOrder, event_query, session_query
 from graph.schema.traces.types import (
     Agent,
     Event,
@@ -17,7 +18,6 @@ from graph.schema.traces.types import (
     session_after,
     session_key,
 )
-from graph.schema.traces.inputs import EventFilter, SessionFilter, SortOrder, event_query, session_query
 from resolvers.traces import reads
 from storage.timeutil import to_ms
 

@@ -15,10 +15,10 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
-from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
-from resolvers.core.bounds import INT64_MAX
+from graph.schema.loaders import ChildrenKey
 from graph.schema.traces.inputs import (
     EventFilter,
     SessionFilter,
@@ -26,9 +26,9 @@ from graph.schema.traces.inputs import (
     event_query,
     session_query,
 )
-from graph.schema.loaders import ChildrenKey
-from storage.contract import EventQuery
+from resolvers.core.bounds import INT64_MAX
 from storage import models
+from storage.contract import EventQuery
 from storage.models import SessionStatus
 from storage.timeutil import to_ms
 
@@ -106,7 +106,8 @@ class Event:
             id=strawberry.ID(doc.id), type=doc.type, severity=doc.severity, timestamp=doc.timestamp,
             received_at=doc.received_at, sequence=doc.seq, session_id=strawberry.ID(doc.session_id),
             agent_id=strawberry.ID(doc.agent_id) if doc.agent_id else None, call_id=doc.call_id,
-            payload=cast(JSON, doc.payload), metadata=cast(JSON, doc.metadata), model=doc.model, tokens_in=doc.tokens_in,
+            payload=cast(JSON, doc.payload), metadata=cast(JSON, doc.metadata), model=doc.model,
+            tokens_in=doc.tokens_in,
             tokens_out=doc.tokens_out, duration_ms=doc.duration_ms, cost_usd=doc.cost_usd, hash=doc.hash,
             prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
         )
