@@ -69,9 +69,8 @@ class LensGraphView(GraphQLView[Context, None]):
             return _graphql_error(413, f"body exceeds the limit of {self.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE")
         except InputError as exc:
             return _graphql_error(400, str(exc), "BAD_REQUEST")
-        plain = isinstance(response, web.Response) and response.content_type != "application/json"
-        if plain and response.status >= 400:
-            # strawberry answers malformed requests in plain text; clients expect GraphQL errors
+        # strawberry answers malformed requests in plain text; clients expect GraphQL errors
+        if isinstance(response, web.Response) and response.status >= 400 and "json" not in response.content_type:
             return _graphql_error(response.status, response.text or "Bad request", "BAD_REQUEST")
         return response
 

@@ -39,7 +39,8 @@ def new_claim(project_id: str, key: str, request_fingerprint: str, window_second
 
 def check_replay(result: CommitResult, claim: Claim | None) -> CommitResult:
     """A replayed answer stands only for the request it answered first."""
-    replayed = claim is not None and result.replayed and result.response is not None
-    if replayed and result.response.fingerprint != claim.fingerprint:  # type: ignore[union-attr]
+    if claim is None or not result.replayed or result.response is None:
+        return result
+    if result.response.fingerprint != claim.fingerprint:
         raise Conflict(f"{HEADER} {claim.key!r} was already used with a different request")
     return result
