@@ -13,6 +13,7 @@ from aiohttp import web
 
 from graph.app.health import add_health_routes
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
+from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
 from graph.rest import agent_analytics, agentlens, agentlens_server
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
@@ -154,12 +155,14 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         add_ide_routes(app)
     stream = credentials(any_of(bearer, x_api_key, query_token))(agentlens_server.handlers.stream)
     app.router.add_get("/stream", stream, allow_head=False)
+    add_reference_routes(app, [(prefix, family.spec) for prefix, family in mounted])
     for prefix, family in mounted:
         if prefix == "/":
             app.add_routes(family.routes())
             continue
         sub = web.Application(middlewares=_middlewares(family, settings, prefix, root=False), client_max_size=max_body)
         sub.add_routes(family.routes())
+        sub.router.add_get("/openapi.json", family_document(family.spec, prefix))
         app.add_subapp(prefix, sub)
     _cors(app, settings.cors_origins)  # the root's routes include the sub-applications' routes
     return app

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -43,7 +43,7 @@ def resume_position(request: web.Request) -> int | None:
 
 
 async def stream_events(
-    request: web.Request, flt: StreamFilter, render: Callable[[Event], dict[str, Any]]
+    request: web.Request, flt: StreamFilter, render: Callable[[Event], Mapping[str, object]]
 ) -> web.StreamResponse:
     after = resume_position(request)
     services = request.config_dict[SERVICES]

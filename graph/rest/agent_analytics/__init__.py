@@ -10,7 +10,7 @@ from graph.rest.family import Family
 
 FAMILY = Family(
     name="Agent Analytics (seed 003)",
-    routes=handlers.routes,
+    spec=handlers.SPEC,
     render_error=handlers.render_error,
     default_credential=handlers.DEFAULT_CREDENTIAL,
     rate_style=handlers.RATE_STYLE,

@@ -9,15 +9,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, NotRequired
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
 
+from graph.rest.agent_analytics.wire import (
+    AccountOut,
+    DeletedOut,
+    ErrorOut,
+    EventOut,
+    HealthOut,
+    ProjectCreatedOut,
+    ProjectDetailOut,
+    ProjectExistingOut,
+    ProjectListOut,
+    ProjectOut,
+    QueuedBatchOut,
+    QueuedOut,
+    RevokedOut,
+)
 from graph.rest.auth import any_of, bearer, credentials, public, query_token, x_api_key
 from graph.rest.http import json_response, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
+from graph.rest.openapi import EVENT_STREAM, Example, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
 from resolvers.core.auth import Principal
@@ -34,13 +51,13 @@ from storage.timeutil import iso_ms, now_ms
 
 
 def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
-    body: dict[str, Any] = {"error": message}
+    body: ErrorOut = {"error": message}
     if problems:
         body["field"] = problems[0].path
     return json_response(body, status)
 
 
-def event_json(e: Event) -> dict[str, Any]:
+def event_json(e: Event) -> EventOut:
     return {
         "id": e.id,
         "event": e.type,
@@ -109,7 +126,8 @@ async def track(request: web.Request) -> web.Response:
     body = await read_json(request)
     project_id = request[PROJECT]
     items = [_to_incoming(project_id, body, (), now_ms())]
-    return await ingest_once(request, project_id, items, lambda _: json_response({"queued": True}, 202), kind=TRACKER)
+    queued: QueuedOut = {"queued": True}
+    return await ingest_once(request, project_id, items, lambda _: json_response(queued, 202), kind=TRACKER)
 
 
 @credentials(tracker_auth)
@@ -124,13 +142,12 @@ async def track_batch(request: web.Request) -> web.Response:
         raise InputError(Problem("events", f"at most {services.limits.max_batch_events} events per batch"))
     received = now_ms()
     items = [_to_incoming(project_id, e, ("events", i), received) for i, e in enumerate(raw)]
-    return await ingest_once(
-        request, project_id, items, lambda _: json_response({"queued": True, "count": len(items)}, 202), kind=TRACKER
-    )
+    queued: QueuedBatchOut = {"queued": True, "count": len(items)}
+    return await ingest_once(request, project_id, items, lambda _: json_response(queued, 202), kind=TRACKER)
 
 
-def project_json(p: Project, has_key: bool | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {
+def project_json(p: Project, has_key: bool | None = None) -> ProjectOut:
+    out: ProjectOut = {
         "id": p.id,
         "name": p.name,
         "project_token": p.tracker_token,
@@ -158,7 +175,8 @@ async def _project_body(request: web.Request) -> ProjectIn:
 async def list_projects(request: web.Request) -> web.Response:
     page = Page(limit=query_int(request, "limit", 100, low=1, high=1000), offset=query_int(request, "offset", 0))
     result, keyed = await projects.list_projects_with_keys(request.config_dict[SERVICES], request[PRINCIPAL], page)
-    return json_response({"projects": [project_json(p, p.id in keyed) for p in result.items], "total": result.total})
+    answer: ProjectListOut = {"projects": [project_json(p, p.id in keyed) for p in result.items], "total": result.total}
+    return json_response(answer)
 
 
 async def create_project(request: web.Request) -> web.Response:
@@ -169,8 +187,10 @@ async def create_project(request: web.Request) -> web.Response:
         raise InputError(Problem("name", "is required"))
     existing, issued = await projects.create_or_find_project(services, body.name, body.allowed_origins)
     if issued is None:
-        return json_response({**project_json(existing), "existing": True}, 200)
-    return json_response({**project_json(issued.project), "api_key": issued.api_key, "existing": False}, 201)
+        found: ProjectExistingOut = {**project_json(existing), "existing": True}
+        return json_response(found, 200)
+    created: ProjectCreatedOut = {**project_json(issued.project), "api_key": issued.api_key, "existing": False}
+    return json_response(created, 201)
 
 
 async def get_project(request: web.Request) -> web.Response:
@@ -178,7 +198,8 @@ async def get_project(request: web.Request) -> web.Response:
     project = await projects.get_project(services, request[PRINCIPAL], request.match_info["id"])
     keyed = await services.store.projects.projects_with_live_keys([project.id])
     usage = await usage_today(services, project.id)
-    return json_response({**project_json(project, project.id in keyed), "usage_today": usage})
+    answer: ProjectDetailOut = {**project_json(project, project.id in keyed), "usage_today": usage}
+    return json_response(answer)
 
 
 async def update_project(request: web.Request) -> web.Response:
@@ -195,7 +216,8 @@ async def delete_project(request: web.Request) -> web.Response:
     deleted = await projects.delete_project(request.config_dict[SERVICES], request[PRINCIPAL], project_id)
     if not deleted:
         return render_error(404, "Project not found", [Problem("id", project_id)])
-    return json_response({"deleted": True, "id": project_id})
+    answer: DeletedOut = {"deleted": True, "id": project_id}
+    return json_response(answer)
 
 
 async def account(request: web.Request) -> web.Response:
@@ -203,7 +225,7 @@ async def account(request: web.Request) -> web.Response:
     listed = await projects.list_projects(services, principal, Page(limit=0))
     own = await services.store.projects.projects_by_ids([principal.project_id])
     retention = in_force(own[0], services.limits.retention_days) if own else services.limits.retention_days
-    return json_response({
+    answer: AccountOut = {
         "tier": "self-hosted",
         "admin": principal.admin,
         "project_id": principal.project_id,
@@ -211,7 +233,8 @@ async def account(request: web.Request) -> web.Response:
         "projects_limit": None,
         "rate_limit_rpm": request.config_dict[RATE_PER_MINUTE],
         "tier_limits": {"max_events_lifetime": None, "retention_days": retention},
-    })
+    }
+    return json_response(answer)
 
 
 async def revoke_key(request: web.Request) -> web.Response:
@@ -219,7 +242,8 @@ async def revoke_key(request: web.Request) -> web.Response:
     if principal.key_id == "admin":
         raise InputError(Problem("X-API-Key", "the admin key is set by LENSGRAPH_API_KEY; change it there"))
     issued = await projects.rotate_key(services, principal, principal.project_id)
-    return json_response({"api_key": issued.api_key, "project_id": issued.project.id, "revoked": True})
+    answer: RevokedOut = {"api_key": issued.api_key, "project_id": issued.project.id, "revoked": True}
+    return json_response(answer)
 
 
 @credentials(any_of(x_api_key, query_token, bearer))
@@ -229,23 +253,119 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 @public
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "timestamp": iso_ms(now_ms())})
+    answer: HealthOut = {"status": "ok", "timestamp": iso_ms(now_ms())}
+    return json_response(answer)
 
 
-def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/health", health),
-        web.post("/track", track),
-        web.post("/track/batch", track_batch),
-        web.get("/projects", list_projects),
-        web.post("/projects", create_project),
-        web.get("/projects/{id}", get_project),
-        web.patch("/projects/{id}", update_project),
-        web.delete("/projects/{id}", delete_project),
-        web.get("/account", account),
-        web.post("/account/revoke-key", revoke_key),
-        web.get("/stream", stream),
-    ]
+class TrackIn(Track):
+    """POST /track: one event; a browser sends its project's public token here or as ?token=."""
+
+    token: str | None = None
+
+
+class TrackBatchIn(TypedDict):
+    """POST /track/batch."""
+
+    events: list[Track]
+    token: NotRequired[str]
+
+
+ADMIN = ("ApiKey",)  # secret keys; the admin key (LENSGRAPH_API_KEY) for creating projects
+TRACKER_AUTH = ("ProjectToken", "ApiKey")
+Limit = Annotated[int, Field(ge=1, le=1000)]
+Offset = Annotated[int, Field(ge=0)]
+ID = Param("id", "path", "The project's id")
+TOKEN = Param("token", "query", "The project's public token (browser trackers), checked against its allowed origins")
+TRACKED = {"event": "signup", "user_id": "user-42", "session_id": "web-1",
+           "properties": {"plan": "pro", "source": "docs"}, "timestamp": "2025-01-01T12:00:00Z"}
+
+OPERATIONS = (
+    Operation("GET", "/health", health, "Liveness", {200: (HealthOut, "Up")}, examples=(Example("up", 200),)),
+    Operation(
+        "POST", "/track", track, "Track one product event",
+        {202: (QueuedOut, "Accepted")}, body=TrackIn, params=(TOKEN,), security=TRACKER_AUTH,
+        errors={403: "The token's project does not allow this Origin"},
+        examples=(Example("signup", 202, body=TRACKED), Example("no_event", 400, body={"properties": {}})),
+    ),
+    Operation(
+        "POST", "/track/batch", track_batch, "Track many product events",
+        {202: (QueuedBatchOut, "Accepted; count says how many")}, body=TrackBatchIn, params=(TOKEN,),
+        security=TRACKER_AUTH, errors={403: "The token's project does not allow this Origin"},
+        examples=(
+            Example("two", 202, body={"events": [TRACKED, {"event": "page_view", "properties": {"path": "/"}}]}),
+            Example("empty", 400, body={"events": []}),
+        ),
+    ),
+    Operation(
+        "GET", "/projects", list_projects, "Projects this key can see",
+        {200: (ProjectListOut, "One page of projects")},
+        params=(Param("limit", "query", "Page size (at most 1000)", Limit, default=100),
+                Param("offset", "query", "Projects to skip", Offset, default=0)),
+        examples=(Example("all", 200), Example("bad_limit", 400, query={"limit": "many"})),
+    ),
+    Operation(
+        "POST", "/projects", create_project, "Create a project (admin), or find it by name",
+        {200: (ProjectExistingOut, "A project of that name exists; no key is issued"),
+         201: (ProjectCreatedOut, "Created, with its secret key (shown once)")},
+        body=ProjectIn, errors={403: "Only the admin key creates projects"},
+        examples=(
+            Example("create", 201, body={"name": "docs-site", "allowed_origins": ["https://example.com"]}),
+            Example("again", 200, body={"name": "docs-site"}),
+            Example("no_name", 400, body={"allowed_origins": []}),
+        ),
+    ),
+    Operation(
+        "GET", "/projects/{id}", get_project, "One project with today's usage",
+        {200: (ProjectDetailOut, "The project")}, params=(ID,),
+        errors={403: "The key belongs to another project", 404: "No such project"},
+        examples=(Example("default", 200, path={"id": "default"}), Example("missing", 404, path={"id": "nope"})),
+    ),
+    Operation(
+        "PATCH", "/projects/{id}", update_project, "Rename a project or change its allowed origins",
+        {200: (ProjectOut, "The project as it is now")}, body=ProjectIn, params=(ID,),
+        errors={403: "The key belongs to another project", 404: "No such project"},
+        examples=(Example("origins", 200, path={"id": "default"}, body={"allowed_origins": ["http://localhost"]}),
+                  Example("missing", 404, path={"id": "nope"}, body={"name": "x"})),
+    ),
+    Operation(
+        "DELETE", "/projects/{id}", delete_project, "Delete a project and its data",
+        {200: (DeletedOut, "Deleted")}, params=(ID,),
+        errors={403: "The key belongs to another project", 404: "No such project"},
+        examples=(Example("missing", 404, path={"id": "nope"}),),
+    ),
+    Operation("GET", "/account", account, "The caller's plan, limits and projects", {200: (AccountOut, "The account")},
+              examples=(Example("me", 200),)),
+    Operation(
+        "POST", "/account/revoke-key", revoke_key, "Revoke the calling key and issue a new one",
+        {200: (RevokedOut, "The new key (shown once); the old one no longer works")},
+        errors={400: "The admin key cannot be rotated here"},
+        examples=(Example("admin", 400),),
+    ),
+    Operation(
+        "GET", "/stream", stream, "Live events as Server-Sent Events",
+        {200: (None, "An event stream: each `data:` line is one event as JSON (EventOut)")},
+        media=EVENT_STREAM, security=("ApiKey", "ProjectToken", "Bearer"),
+        params=(Param("event", "query", "Only these event names (comma-separated)"),
+                Param("session_id", "query", "Only these sessions (comma-separated)"),
+                Param("user_id", "query", "Only these users (comma-separated)"), TOKEN),
+        examples=(Example("all", 200),),
+    ),
+)
+
+SPEC = Spec(
+    slug="agent_analytics",
+    title="Agent Analytics (seed 003)",
+    version="1.0.0",
+    description=(__doc__ or "").strip(),
+    error=ErrorOut,
+    schemes={
+        "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+        "ProjectToken": {"type": "apiKey", "in": "query", "name": "token"},
+        "Bearer": {"type": "http", "scheme": "bearer"},
+    },
+    default_security=ADMIN,
+    operations=OPERATIONS,
+)
 
 
 RATE_PER_MINUTE = web.AppKey("rate_limit_per_minute", int)

@@ -9,15 +9,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypedDict
 
+from graph.rest.agentlens.wire import (
+    ErrorOut,
+    EventOut,
+    HealthOut,
+    ProcessedOut,
+    SessionDetailOut,
+    SessionListOut,
+    SessionOut,
+)
 from graph.rest.auth import public, x_api_key
 from graph.rest.http import json_response, query_choice, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
+from graph.rest.openapi import Example, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
@@ -56,8 +67,15 @@ class WireEvent(BaseModel):
     decision_trace: dict[str, Any] | None = None
 
 
+class EventsIn(TypedDict):
+    """POST /events: a batch from the SDK."""
+
+    events: list[WireEvent]
+
+
 def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
-    return json_response({"error": message}, status)
+    body: ErrorOut = {"error": message}
+    return json_response(body, status)
 
 
 def translate(project_id: str, raw: list[Any], received: datetime, max_events: int) -> list[Incoming]:
@@ -126,7 +144,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
     return out
 
 
-def session_json(s: Session) -> dict[str, Any]:
+def session_json(s: Session) -> SessionOut:
     return {
         "session_id": s.id,
         "agent_name": s.agent_name,
@@ -139,7 +157,7 @@ def session_json(s: Session) -> dict[str, Any]:
     }
 
 
-def event_json(e: Event) -> dict[str, Any]:
+def event_json(e: Event) -> EventOut:
     return {
         "event_id": e.id,
         "session_id": e.session_id,
@@ -165,7 +183,8 @@ async def post_events(request: web.Request) -> web.Response:
     if not isinstance(raw, list):
         raise InputError(Problem("events", "must be an array of events"))
     items = translate(request[PROJECT], raw, now_ms(), services.limits.max_batch_events)
-    processed = json_response({"status": "ok", "processed": len(items)})
+    answer: ProcessedOut = {"status": "ok", "processed": len(items)}
+    processed = json_response(answer)
     if not items:
         return processed
     return await ingest_once(request, request[PROJECT], items, lambda _: processed)
@@ -173,7 +192,8 @@ async def post_events(request: web.Request) -> web.Response:
 
 @public
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "timestamp": iso_ms(now_ms())})
+    answer: HealthOut = {"status": "ok", "timestamp": iso_ms(now_ms())}
+    return json_response(answer)
 
 
 async def list_sessions(request: web.Request) -> web.Response:
@@ -184,7 +204,8 @@ async def list_sessions(request: web.Request) -> web.Response:
         descending=True,
     )
     result = await find_sessions(request.config_dict[SERVICES], request[PROJECT], SessionQuery(statuses=statuses), page)
-    return json_response({"sessions": [session_json(s) for s in result.items], "total": result.total})
+    answer: SessionListOut = {"sessions": [session_json(s) for s in result.items], "total": result.total}
+    return json_response(answer)
 
 
 async def session_detail(request: web.Request) -> web.Response:
@@ -196,16 +217,73 @@ async def session_detail(request: web.Request) -> web.Response:
         EventQuery(session_ids=(session.id,)),
         Page(limit=max(session.event_count, 1), count_total=False),
     )
-    return json_response({**session_json(session), "events": [event_json(e) for e in events.items]})
+    answer: SessionDetailOut = {**session_json(session), "events": [event_json(e) for e in events.items]}
+    return json_response(answer)
 
 
-def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/health", health),
-        web.post("/events", post_events),
-        web.get("/sessions", list_sessions),
-        web.get("/sessions/{id}", session_detail),
-    ]
+SDK_BATCH = {"events": [
+    {"event_type": "session_start", "session_id": "sess-doc-1", "agent_name": "support-bot",
+     "timestamp": "2025-01-01T12:00:00Z", "metadata": {"env": "docs"}},
+    {"event_type": "llm_call", "session_id": "sess-doc-1", "model": "gpt-4o", "tokens_in": 120, "tokens_out": 40,
+     "duration_ms": 812.5, "input_data": {"prompt": "hi"}, "output_data": {"text": "hello"}},
+    {"event_type": "session_end", "session_id": "sess-doc-1", "status": "completed", "tokens_in": 120,
+     "tokens_out": 40},
+]}
+Limit = Annotated[int, Field(ge=0, le=200)]
+Offset = Annotated[int, Field(ge=0)]
+
+OPERATIONS = (
+    Operation("GET", "/health", health, "Liveness of the backend", {200: (HealthOut, "Up")},
+              examples=(Example("up", 200),)),
+    Operation(
+        "POST", "/events", post_events, "Ingest a batch of SDK events",
+        {200: (ProcessedOut, "Every event was accepted (or the batch was an Idempotency-Key replay)")},
+        body=EventsIn,
+        description="Every field of an event is optional; fields the seed does not name stay in the event's "
+                    "payload. session_start needs agent_name and session_id; session_end's status is "
+                    "completed or error. Send Idempotency-Key to make retries safe.",
+        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once"),),
+        errors={409: "The Idempotency-Key was used with a different batch"},
+        examples=(
+            Example("session", 200, body=SDK_BATCH),
+            Example("empty", 200, body={"events": []}),
+            Example("missing_agent_name", 400, body={"events": [{"event_type": "session_start", "session_id": "x"}]}),
+            Example("not_a_list", 400, body={"events": "nope"}),
+        ),
+    ),
+    Operation(
+        "GET", "/sessions", list_sessions, "Sessions, newest first",
+        {200: (SessionListOut, "One page of sessions and the total that match")},
+        params=(
+            Param("status", "query", "Only sessions in these states", enum=SESSION_STATUSES),
+            Param("limit", "query", "Page size (at most 200)", Limit, default=50),
+            Param("offset", "query", "Sessions to skip", Offset, default=0),
+        ),
+        examples=(
+            Example("all", 200),
+            Example("completed", 200, query={"status": "completed", "limit": "10"}),
+            Example("bad_status", 400, query={"status": "sleeping"}),
+        ),
+    ),
+    Operation(
+        "GET", "/sessions/{id}", session_detail, "One session with its events",
+        {200: (SessionDetailOut, "The session and every event in it, oldest first")},
+        params=(Param("id", "path", "The session's id"),),
+        errors={404: "No such session in this project"},
+        examples=(Example("found", 200, path={"id": "sess-doc-1"}), Example("missing", 404, path={"id": "nope"})),
+    ),
+)
+
+SPEC = Spec(
+    slug="agentlens",
+    title="AgentLens backend (seed 002)",
+    version="1.0.0",
+    description=(__doc__ or "").strip(),
+    error=ErrorOut,
+    schemes={"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}},
+    default_security=("ApiKey",),
+    operations=OPERATIONS,
+)
 
 
 DEFAULT_CREDENTIAL = x_api_key

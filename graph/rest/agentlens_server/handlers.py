@@ -7,10 +7,23 @@ errors are {"error": "...", "details": [{"path", "message"}]}.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Annotated
 
 from aiohttp import web
+from pydantic import Field
+from typing_extensions import TypedDict
 
+from graph.rest.agentlens_server.wire import (
+    ErrorOut,
+    EventListOut,
+    EventOut,
+    HealthOut,
+    IngestedOut,
+    Sealed,
+    SessionListOut,
+    SessionOut,
+    TimelineOut,
+)
 from graph.rest.auth import bearer, public
 from graph.rest.http import (
     json_response,
@@ -22,10 +35,11 @@ from graph.rest.http import (
 )
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
+from graph.rest.openapi import Example, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
 from resolvers.core.errors import InputError, Problem
-from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES
+from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES, EventIn
 from resolvers.traces.ingest import typed_items
 from resolvers.traces.reads import find_events, find_sessions, get_event, get_session, timeline
 from storage.contract import CommitResult, EventQuery, Page, SessionQuery
@@ -37,13 +51,13 @@ MAX_LIMIT = 500
 
 
 def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.Response:
-    body: dict[str, Any] = {"error": message}
+    body: ErrorOut = {"error": message}
     if problems:
         body["details"] = [{"path": p.path, "message": p.message} for p in problems]
     return json_response(body, status)
 
 
-def event_json(e: Event) -> dict[str, Any]:
+def event_json(e: Event) -> EventOut:
     return {
         "id": e.id,
         "timestamp": iso_ms(e.timestamp),
@@ -58,7 +72,7 @@ def event_json(e: Event) -> dict[str, Any]:
     }
 
 
-def session_json(s: Session) -> dict[str, Any]:
+def session_json(s: Session) -> SessionOut:
     return {
         "id": s.id,
         "agentId": s.agent_id,
@@ -93,9 +107,9 @@ def _page(request: web.Request, descending: bool) -> Page:
 
 
 def _ingested(result: CommitResult) -> web.Response:
-    return json_response(
-        {"ingested": len(result.events), "events": [{"id": e.id, "hash": e.hash} for e in result.events]}, 201
-    )
+    sealed: list[Sealed] = [{"id": e.id, "hash": e.hash} for e in result.events]
+    answer: IngestedOut = {"ingested": len(result.events), "events": sealed}
+    return json_response(answer, 201)
 
 
 async def post_events(request: web.Request) -> web.Response:
@@ -117,9 +131,10 @@ async def list_events(request: web.Request) -> web.Response:
         search=request.query.get("search") or None,
     )
     result = await find_events(request.config_dict[SERVICES], request[PROJECT], query, _page(request, _order(request)))
-    return json_response(
-        {"events": [event_json(e) for e in result.items], "total": result.total, "hasMore": result.has_more}
-    )
+    answer: EventListOut = {
+        "events": [event_json(e) for e in result.items], "total": result.total, "hasMore": result.has_more
+    }
+    return json_response(answer)
 
 
 async def event_detail(request: web.Request) -> web.Response:
@@ -136,9 +151,10 @@ async def list_sessions(request: web.Request) -> web.Response:
         tags=query_list(request, "tags"),
     )
     result = await find_sessions(request.config_dict[SERVICES], request[PROJECT], query, _page(request, True))
-    return json_response(
-        {"sessions": [session_json(s) for s in result.items], "total": result.total, "hasMore": result.has_more}
-    )
+    answer: SessionListOut = {
+        "sessions": [session_json(s) for s in result.items], "total": result.total, "hasMore": result.has_more
+    }
+    return json_response(answer)
 
 
 async def session_detail(request: web.Request) -> web.Response:
@@ -148,7 +164,8 @@ async def session_detail(request: web.Request) -> web.Response:
 
 async def session_timeline(request: web.Request) -> web.Response:
     result = await timeline(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
-    return json_response({"events": [event_json(e) for e in result.events], "chainValid": result.chain_valid})
+    answer: TimelineOut = {"events": [event_json(e) for e in result.events], "chainValid": result.chain_valid}
+    return json_response(answer)
 
 
 async def stream(request: web.Request) -> web.StreamResponse:
@@ -158,19 +175,118 @@ async def stream(request: web.Request) -> web.StreamResponse:
 
 @public
 async def health(request: web.Request) -> web.Response:
-    return json_response({"status": "ok", "version": VERSION})
+    answer: HealthOut = {"status": "ok", "version": VERSION}
+    return json_response(answer)
 
 
-def routes() -> list[web.RouteDef]:
-    return [
-        web.get("/health", health),
-        web.post("/events", post_events),
-        web.get("/events", list_events),
-        web.get("/events/{id}", event_detail),
-        web.get("/sessions", list_sessions),
-        web.get("/sessions/{id}", session_detail),
-        web.get("/sessions/{id}/timeline", session_timeline),
-    ]
+class EventsIn(TypedDict):
+    """POST /api/events: typed events; each eventType has its own payload fields."""
+
+    events: list[EventIn]
+
+
+TYPED_BATCH = {"events": [
+    {"sessionId": "sess-doc-1", "agentId": "support-bot", "eventType": "session_started",
+     "payload": {"agentName": "Support bot"}, "timestamp": "2025-01-01T12:00:00Z", "metadata": {"env": "docs"}},
+    {"sessionId": "sess-doc-1", "agentId": "support-bot", "eventType": "tool_call",
+     "payload": {"toolName": "search", "callId": "call-1", "arguments": {"q": "refund policy"}}},
+    {"sessionId": "sess-doc-1", "agentId": "support-bot", "eventType": "tool_error", "severity": "error",
+     "payload": {"toolName": "search", "callId": "call-1", "error": "timeout", "durationMs": 1200}},
+]}
+Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
+Offset = Annotated[int, Field(ge=0)]
+PAGE = (
+    Param("limit", "query", f"Page size (at most {MAX_LIMIT})", Limit, default=50),
+    Param("offset", "query", "Items to skip", Offset, default=0),
+)
+RANGE = (
+    Param("from", "query", "Only from this instant (ISO 8601)"),
+    Param("to", "query", "Only up to this instant (ISO 8601)"),
+)
+ID = Param("id", "path", "The id")
+
+OPERATIONS = (
+    Operation("GET", "/health", health, "Liveness and version", {200: (HealthOut, "Up")},
+              examples=(Example("up", 200),)),
+    Operation(
+        "POST", "/events", post_events, "Ingest typed events",
+        {201: (IngestedOut, "Every event was stored and sealed into its session's hash chain")},
+        body=EventsIn,
+        description="eventType is one of: " + ", ".join(EVENT_TYPES) + "; its payload is checked against "
+                    "that type's fields. The batch is all or nothing. Send Idempotency-Key to make retries safe.",
+        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once"),),
+        errors={409: "The Idempotency-Key was used with a different batch"},
+        examples=(
+            Example("session", 201, body=TYPED_BATCH),
+            Example("unknown_type", 400, body={"events": [
+                {"sessionId": "s", "agentId": "a", "eventType": "teleport", "payload": {}}]}),
+            Example("empty", 400, body={"events": []}),
+        ),
+    ),
+    Operation(
+        "GET", "/events", list_events, "Events, filtered",
+        {200: (EventListOut, "One page of events and the total that match")},
+        params=(
+            Param("sessionId", "query", "Only these sessions (comma-separated)"),
+            Param("agentId", "query", "Only these agents (comma-separated)"),
+            Param("eventType", "query", "Only these types", enum=EVENT_TYPES),
+            Param("severity", "query", "Only these severities", enum=SEVERITIES),
+            *RANGE,
+            Param("search", "query", "Text the event's payload contains"),
+            *PAGE,
+            Param("order", "query", "By time: asc or desc", default="desc"),
+        ),
+        examples=(
+            Example("session", 200, query={"sessionId": "sess-doc-1", "order": "asc"}),
+            Example("errors", 200, query={"severity": "error", "limit": "5"}),
+            Example("bad_order", 400, query={"order": "sideways"}),
+            Example("bad_time", 400, query={"from": "yesterday"}),
+        ),
+    ),
+    Operation(
+        "GET", "/events/{id}", event_detail, "One event", {200: (EventOut, "The event")},
+        params=(ID,), errors={404: "No such event in this project"},
+        examples=(Example("missing", 404, path={"id": "nope"}),),
+    ),
+    Operation(
+        "GET", "/sessions", list_sessions, "Sessions, newest first",
+        {200: (SessionListOut, "One page of sessions and the total that match")},
+        params=(
+            Param("agentId", "query", "Only these agents (comma-separated)"),
+            Param("status", "query", "Only sessions in these states", enum=("active", "completed", "error")),
+            *RANGE,
+            Param("tags", "query", "Only sessions with these tags (comma-separated)"),
+            *PAGE,
+        ),
+        examples=(
+            Example("all", 200),
+            Example("active", 200, query={"status": "active", "agentId": "support-bot"}),
+            Example("bad_status", 400, query={"status": "sleeping"}),
+        ),
+    ),
+    Operation(
+        "GET", "/sessions/{id}", session_detail, "One session", {200: (SessionOut, "The session")},
+        params=(ID,), errors={404: "No such session in this project"},
+        examples=(Example("found", 200, path={"id": "sess-doc-1"}), Example("missing", 404, path={"id": "nope"})),
+    ),
+    Operation(
+        "GET", "/sessions/{id}/timeline", session_timeline, "A session's events in order, with its chain checked",
+        {200: (TimelineOut, "The events, oldest first, and whether every hash links to the one before")},
+        params=(ID,), errors={404: "No such session in this project"},
+        examples=(Example("found", 200, path={"id": "sess-doc-1"}), Example("missing", 404, path={"id": "nope"})),
+    ),
+)
+
+SPEC = Spec(
+    slug="agentlens_server",
+    title="AgentLens server (seed 004)",
+    version=VERSION,
+    description=(__doc__ or "").strip(),
+    error=ErrorOut,
+    schemes={"Bearer": {"type": "http", "scheme": "bearer"}},
+    default_security=("Bearer",),
+    operations=OPERATIONS,
+)
 
 
 DEFAULT_CREDENTIAL = bearer
