@@ -215,6 +215,8 @@ def combine(mounted: list[tuple[str, Spec]], title: str, version: str) -> dict[s
         doc = _renamed(spec.document(prefix), f"{spec.slug}.")
         base = prefix.rstrip("/")
         for path, item in doc["paths"].items():
+            for entry in item.values():  # operation ids must be unique across the whole document
+                entry["operationId"] = f"{spec.slug}.{entry['operationId']}"
             paths[base + path] = item
         schemas.update(doc["components"]["schemas"])
         schemes.update(doc["components"]["securitySchemes"])

@@ -339,7 +339,7 @@ OPERATIONS = (
         "POST", "/account/revoke-key", revoke_key, "Revoke the calling key and issue a new one",
         {200: (RevokedOut, "The new key (shown once); the old one no longer works")},
         errors={400: "The admin key cannot be rotated here"},
-        examples=(Example("admin", 400),),
+        examples=(Example("rotate", 200),),
     ),
     Operation(
         "GET", "/stream", stream, "Live events as Server-Sent Events",
