@@ -75,3 +75,32 @@ async def test_a_get_query_with_an_html_accept_header_still_needs_a_key(make_api
     assert (await resp.json())["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     page = await api.client.get("/graphql", headers={"Accept": "text/html"})  # the IDE page itself is public
     assert page.status == 200 and "graphiql" in await page.text()
+
+
+async def test_the_api_reference_renders_every_family_in_chromium_offline(api: Api) -> None:
+    from playwright.async_api import async_playwright
+
+    base = str(api.client.make_url("/"))
+    host = urlsplit(base).netloc
+    elsewhere: list[str] = []
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        try:
+            page = await browser.new_page()
+
+            async def only_this_server(route):  # type: ignore[no-untyped-def]
+                if urlsplit(route.request.url).netloc != host:
+                    elsewhere.append(route.request.url)
+                    await route.abort()
+                else:
+                    await route.continue_()
+
+            await page.route("**/*", only_this_server)
+            await page.goto(f"{base}docs")
+            await page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+            paths = await page.locator(".opblock-summary-path").all_inner_texts()
+        finally:
+            await browser.close()
+    assert elsewhere == []
+    # The combined document: every family's routes under their prefixes.
+    assert {"/events", "/api/events", "/agent-analytics/track"} <= {p.strip() for p in paths}
