@@ -246,7 +246,9 @@ def test_websocket_messages_never_break_the_server(server: Server, messages: lis
                 try:
                     await ws.receive(timeout=0.2)
                 except TimeoutError:
-                    pass
+                    # Nothing more to read and the socket still open; aiohttp's client marks its own read
+                    # timeout as close code 1006, which is not the server's doing.
+                    return None
                 return ws.close_code
 
     code = asyncio.run(talk())
