@@ -8,8 +8,10 @@ from pymongo import ReturnDocument
 
 from storage.mongo.client import Mongo
 from storage.mongo.layout import RATE_WINDOWS
+from storage.mongo.faults import translated
 
 
+@translated
 class MongoCounters:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

@@ -10,6 +10,7 @@ from storage.models import IdempotentResponse
 from storage.mongo.client import Mongo
 from storage.mongo.layout import NO_ID, maybe_model
 from storage.mongo.traces_reads import DbSession
+from storage.mongo.faults import translated
 
 
 async def recall(m: Mongo, project_id: str, key: str, now: datetime, s: DbSession) -> IdempotentResponse | None:
@@ -27,6 +28,7 @@ async def remember(m: Mongo, record: IdempotentResponse, s: DbSession) -> Idempo
     return await recall(m, record.project_id, record.key, record.created_at, s) or record
 
 
+@translated
 class MongoIdempotency:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

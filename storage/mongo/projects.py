@@ -13,12 +13,14 @@ from storage.contract import Conflict, Page, PageResult
 from storage.models import ApiKey, Project
 from storage.mongo.client import Mongo
 from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSIONS, maybe_model, page_result
+from storage.mongo.faults import translated
 
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.
 OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY)
 
 
+@translated
 class MongoProjects:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

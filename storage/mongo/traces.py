@@ -44,6 +44,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -56,6 +57,7 @@ from storage.mongo.layout import doc_id, event_doc, session_doc
 from storage.mongo.live import MongoFeed
 from storage.mongo.traces_reads import DbSession, TraceReads
 from storage.search import search_text
+from storage.mongo.faults import translated
 
 MAX_ATTEMPTS = 25
 DUPLICATE_KEY = 11000
@@ -104,6 +106,7 @@ _Commit = Callable[[str, list[Event], Planner, _Progress], Awaitable[None]]
 
 
 
+@translated
 class MongoTraces(TraceReads):
     def __init__(self, mongo: Mongo, feed: MongoFeed) -> None:
         super().__init__(mongo)
@@ -181,7 +184,10 @@ class MongoTraces(TraceReads):
             return prepared
 
         async with self.m.client.start_session() as s:
-            prepared = await s.with_transaction(attempt)
+            # with_transaction retries transient errors for up to 120 s, an unreachable server included:
+            # bounded here, so the client hears 503 while it still waits.
+            with pymongo.timeout(self.m.transaction_timeout_s):
+                prepared = await s.with_transaction(attempt)
         if isinstance(prepared, IdempotentResponse):
             progress.replay = prepared
             return

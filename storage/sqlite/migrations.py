@@ -178,19 +178,19 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
-    """Bring the database up to SCHEMA_VERSION; returns the version it was at."""
-    conn.execute("BEGIN IMMEDIATE")  # two processes starting together migrate one after the other
-    try:
-        found = current_version(conn)
-    finally:
-        conn.execute("ROLLBACK")
+    """Bring the database up to SCHEMA_VERSION; returns the version it was at.
+
+    A current database is only read: start-up then needs neither the write lock nor
+    free disk space, so a server starts beside a long write or on a full disk.
+    """
+    found = current_version(conn)
     if found > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"database {path} has schema version {found}, newer than this LensGraph's {SCHEMA_VERSION}: "
             "upgrade LensGraph, or restore a backup taken before the upgrade"
         )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # two processes starting together migrate one after the other
         try:
             if current_version(conn) >= version:  # another process got here first
                 conn.execute("ROLLBACK")
@@ -201,7 +201,8 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                conn.execute("ROLLBACK")
             raise
     return found
 

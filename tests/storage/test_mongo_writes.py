@@ -20,7 +20,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 from resolvers.traces.chain import verify
 from resolvers.traces.planner import BatchPlanner
-from storage.contract import BatchPlan, Claim, CommitResult, EventQuery, Page
+from storage.contract import BatchPlan, Claim, CommitResult, EventQuery, Page, StoreUnavailable
 from storage.models import Event, Session
 from storage.mongo.store import MongoStore
 from storage.timeutil import now_ms
@@ -182,8 +182,9 @@ async def _cut_off(server: MongoServer, open_mongo: OpenStore, monkeypatch: pyte
     """
     dying = await open_mongo(server)
     monkeypatch.setattr(dying.mongo, "events", LosesOneInsert(dying.mongo.events))
-    with pytest.raises(AutoReconnect):
+    with pytest.raises(StoreUnavailable) as lost:  # the driver's error, as the store contract says it
         await dying.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P))
+    assert isinstance(lost.value.__cause__, AutoReconnect) and lost.value.retry_after == 5
     await dying.close()
     survivor = await open_mongo(server, dying.database_name)
     raw = await survivor.mongo.sessions.find_one({"id": "s1"})
