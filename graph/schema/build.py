@@ -15,7 +15,7 @@ from strawberry.extensions import (
 from strawberry.tools import merge_types
 
 from graph.schema.cost import QueryCostLimiter
-from graph.schema.errors import ErrorCodes, MaskInternalErrors, with_code
+from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.traces.mutations import IngestMutation
 from graph.schema.live.subscriptions import LiveSubscription
 from graph.schema.projects.fields import ProjectMutation, ProjectQuery
@@ -32,6 +32,7 @@ class LensGraphSchema(strawberry.Schema):
         # Client mistakes are answered, not logged; with_code logs internal errors once.
         for error in errors:
             with_code(error)
+            log_unavailable(error)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
