@@ -41,7 +41,9 @@ log = logging.getLogger("storage.sqlite")
 READERS = 4
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_EVERY_S = 1.0  # while repairing: a checkpoint on a full disk rewrites pages, so not on every write
-PROBE_PAGES = 16  # free pages under the size limit that count as room to write (a small batch)
+# Pages a store must have room for to count as writable again: more than the 20 to 30 pages one short
+# event touches (its row, eight indexes, a search-index segment, its session), less than a batch.
+PROBE_PAGES = 64
 
 
 class Database:
@@ -210,16 +212,20 @@ class Database:
         probes: room for a batch under the size limit, and a small commit the disk must take."""
         if self.write_fault is not None:
             await self.run(self._probe)
+            await self.run(lambda db: db.execute("DELETE FROM meta WHERE key = 'write_probe'"))  # pages to reuse
             self.write_fault = None
 
     def _probe(self, db: sqlite3.Connection) -> None:
+        """Room for a small batch: free pages under the size limit, and a commit of as many pages, which only
+        a disk with room for their WAL frames takes (a one-page write may still fit where a batch does not)."""
         ((pages,),) = db.execute("PRAGMA page_count").fetchall()
         ((free,),) = db.execute("PRAGMA freelist_count").fetchall()
         ((most,),) = db.execute("PRAGMA max_page_count").fetchall()
-        if most - pages + free < PROBE_PAGES:  # the size limit leaves no room for a batch
+        ((page_size,),) = db.execute("PRAGMA page_size").fetchall()
+        if most - pages + free < PROBE_PAGES:
             raise StoreReadOnly(f"{FULL} (SQLITE_FULL)")
-        # A real commit: only a write shows whether the disk takes the WAL's next frames.
-        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', ?)", (str(time.time()),))
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', randomblob(?))",
+                   ((PROBE_PAGES - 1) * page_size,))
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[aiosqlite.Connection]:

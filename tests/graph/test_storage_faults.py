@@ -36,11 +36,11 @@ async def post(api: Api, path: str, body: Any, key: str | None = None, **headers
     return resp.status, await resp.json(), resp.headers
 
 
-async def fill_with_ingest(api: Api, prefix: str, size: int) -> tuple[int, str]:
+async def fill_with_ingest(api: Api, prefix: str, size: int, text_bytes: int) -> tuple[int, str]:
     """POST batches of `size` events until one is refused; returns (batches stored, the refused batch's key)."""
     for n in range(MAX_BATCHES):
         key = f"{prefix}-{n}"
-        status, body, headers = await post(api, "/api/events", typed_batch(key, size), key)
+        status, body, headers = await post(api, "/api/events", typed_batch(key, size, text_bytes), key)
         if status != 201:
             assert (status, body, headers["Retry-After"]) == (503, {"error": FULL_ERROR}, "30")
             return n, key
@@ -65,8 +65,8 @@ async def test_a_full_disk_answers_503_stores_nothing_partial_and_recovers_in_pl
 
     # Ingest fills what is left: big batches until one does not fit, then single events until none does.
     caplog.clear()
-    big, refused = await fill_with_ingest(api, "big", 20)
-    small, _ = await fill_with_ingest(api, "small", 1)
+    big, refused = await fill_with_ingest(api, "big", 20, 1500)
+    small, _ = await fill_with_ingest(api, "small", 1, 10)
     assert big >= 3, (big, small)  # the disk filled up under ingest, not before it
     warnings = [r for r in caplog.records if r.name == "lensgraph.rest"]
     assert [r.levelno for r in warnings] == [logging.WARNING, logging.WARNING]  # one line per refused request
