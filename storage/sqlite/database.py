@@ -41,6 +41,7 @@ log = logging.getLogger("storage.sqlite")
 READERS = 4
 BUSY_TIMEOUT_MS = 10_000
 CHECKPOINT_EVERY_S = 1.0  # while repairing: a checkpoint on a full disk rewrites pages, so not on every write
+CHECKPOINT_WAIT_MS = 100  # how long that checkpoint waits for readers to finish before trying again later
 # Pages a store must have room for to count as writable again: more than the 20 to 30 pages one short
 # event touches (its row, eight indexes, a search-index segment, its session), less than a batch.
 PROBE_PAGES = 64
@@ -191,10 +192,10 @@ class Database:
         """Copy the WAL into the database and truncate it, giving its space back; True when done.
 
         On a full disk the database file cannot grow to take the WAL's pages, so this fails
-        until space is freed. It does not wait for readers (busy timeout 0): it is tried again later.
+        until space is freed. It waits only briefly for readers: it is tried again later.
         """
         try:
-            db.execute("PRAGMA busy_timeout=0")
+            db.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
             ((busy, _, _),) = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             return busy == 0
         except sqlite3.Error as exc:
@@ -214,6 +215,13 @@ class Database:
             await self.run(self._probe)
             await self.run(lambda db: db.execute("DELETE FROM meta WHERE key = 'write_probe'"))  # pages to reuse
             self.write_fault = None
+            # Space is back: give the WAL's space back to the disk now rather than at the next throttled try.
+            await self.in_writer(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> None:
+        if self._checkpoint and self._writer is not None:
+            self._checkpoint_tried = time.monotonic()
+            self._checkpoint = not self._truncate_wal(self._writer)
 
     def _probe(self, db: sqlite3.Connection) -> None:
         """Room for a small batch: free pages under the size limit, and a commit of as many pages, which only
