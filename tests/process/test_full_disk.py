@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -203,3 +204,29 @@ async def test_ingest_fills_the_disk_the_server_restarts_on_it_and_recovers_in_p
     for run in (filled, server):  # one WARNING line per refused write, and no traceback
         assert f"WARNING lensgraph.rest: unavailable POST /api/events: 503 {FULL} (SQLITE_FULL)" in run.log
         assert "Traceback" not in run.log and " ERROR " not in run.log
+
+
+def test_a_database_closed_before_a_real_disk_filled_up_cannot_be_opened_and_says_why(tmp_path: Path) -> None:
+    """The documented limit: a clean close removes SQLite's shared-memory index, which it must recreate (32 KB)
+    before it can read at all. With not one block free, start-up is one line and exit status 1, not a trace."""
+    disk = _tmpfs(tmp_path)
+    repo = Path(__file__).resolve().parents[2]
+
+    def lensgraph(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run([*disk.wrapper, sys.executable, "-m", "graph.app.cli", *args, "--database",
+                               f"sqlite:///{disk.path}"], capture_output=True, timeout=60, cwd=repo)
+
+    try:
+        assert lensgraph("demo").returncode == 0  # made, filled with the demo and closed cleanly
+        assert sorted(f.name for f in disk.root.iterdir()) == ["db.sqlite"]
+        disk.fill(leave_bytes=0)
+        refused = lensgraph("serve", "--port", "0")
+        why = "the disk failed an I/O operation (SQLITE_IOERR_SHMSIZE)"
+        assert refused.returncode == 1
+        assert refused.stderr.decode() == f"lensgraph: cannot open the database {disk.path}: {why}\n"
+        disk.free()  # with room for the index, the same database opens and reads
+        again = lensgraph("demo")
+        assert (again.returncode, again.stdout) == (0, b"demo data already present\n")
+    finally:
+        disk.holder.kill()
+        disk.holder.wait()

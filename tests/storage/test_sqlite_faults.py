@@ -18,6 +18,7 @@ from storage.sqlite.faults import FULL
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import now_ms
 from tests.faults import drop_filler, fill_to, write_lock
+from tests.storage.test_sqlite_migrations import write_version_1
 
 P = "p"
 LIMIT = 1024 * 1024
@@ -139,3 +140,22 @@ async def test_an_io_error_on_write_rolls_back_and_a_fresh_writer_takes_writes_o
     assert total == committed == sum(sessions.values())
     await commit(store, 1000)
     assert (await stored(store))[0] == committed + 5
+
+
+async def test_a_migration_that_finds_no_room_refuses_to_start_and_leaves_the_database_as_it_was(
+    tmp_path: Path, opened: list[SQLiteStore]
+) -> None:
+    """Start-up writes only when the schema is behind; then it needs space, and without it nothing starts
+    (the CLI prints this one line and exits 1) and the database stays at its old version for the next try."""
+    path = tmp_path / "v1.db"
+    write_version_1(path)
+    size = path.stat().st_size
+    store = SQLiteStore(path, max_bytes=size)
+    with pytest.raises(StoreUnavailable) as refused:
+        await store.start()
+    assert str(refused.value) == f"cannot open the database {path}: {FULL} (SQLITE_FULL)"
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)  # version 1 predates user_version
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+    migrated = await start(opened, path)  # with room, the same database migrates and reads
+    assert [e.id for e in await migrated.traces.session_chain("p", "s1")] == ["e1", "e2", "e3"]
