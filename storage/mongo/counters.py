@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pymongo import ReturnDocument
 
 from storage.mongo.client import Mongo
-from storage.mongo.layout import RATE_WINDOWS
 from storage.mongo.faults import translated
+from storage.mongo.layout import RATE_WINDOWS
 
 
 @translated

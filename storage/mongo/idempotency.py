@@ -8,9 +8,9 @@ from pymongo.errors import DuplicateKeyError
 
 from storage.models import IdempotentResponse
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.layout import NO_ID, maybe_model
 from storage.mongo.traces_reads import DbSession
-from storage.mongo.faults import translated
 
 
 async def recall(m: Mongo, project_id: str, key: str, now: datetime, s: DbSession) -> IdempotentResponse | None:

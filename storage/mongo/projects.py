@@ -12,8 +12,8 @@ from pymongo.errors import DuplicateKeyError
 from storage.contract import Conflict, Page, PageResult
 from storage.models import ApiKey, Project
 from storage.mongo.client import Mongo
-from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSIONS, maybe_model, page_result
 from storage.mongo.faults import translated
+from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSIONS, maybe_model, page_result
 
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.

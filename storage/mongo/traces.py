@@ -52,12 +52,12 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from storage.contract import BatchPlan, Claim, CommitConflict, CommitResult, Planner
 from storage.models import Agent, Event, IdempotentResponse, Session
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.idempotency import recall, remember
 from storage.mongo.layout import doc_id, event_doc, session_doc
 from storage.mongo.live import MongoFeed
 from storage.mongo.traces_reads import DbSession, TraceReads
 from storage.search import search_text
-from storage.mongo.faults import translated
 
 MAX_ATTEMPTS = 25
 DUPLICATE_KEY = 11000
