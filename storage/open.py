@@ -32,12 +32,15 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_store(url: str) -> Store:
+def open_store(url: str, *, sqlite_busy_timeout_ms: int | None = None, sqlite_max_bytes: int = 0) -> Store:
+    """The store the URL names; the sqlite_ options apply to SQLite only."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         from storage.sqlite.store import SQLiteStore
 
-        return SQLiteStore(sqlite_path(url))
+        if sqlite_busy_timeout_ms is None:
+            return SQLiteStore(sqlite_path(url), max_bytes=sqlite_max_bytes)
+        return SQLiteStore(sqlite_path(url), busy_timeout_ms=sqlite_busy_timeout_ms, max_bytes=sqlite_max_bytes)
     if scheme in ("mongodb", "mongodb+srv"):
         from storage.mongo.store import MongoStore
 

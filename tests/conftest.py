@@ -109,7 +109,10 @@ async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
         settings.setdefault("database_url", f"sqlite:///{tmp_path}/lensgraph-{len(clients)}.db")
         settings.setdefault("rate_limits", False)  # on only where a test turns them on
         config = Settings(**settings)
-        store = CountingStore(SQLiteStore(config.database_url.removeprefix("sqlite:///")))
+        store = CountingStore(SQLiteStore(
+            config.database_url.removeprefix("sqlite:///"), busy_timeout_ms=config.sqlite_busy_timeout_ms,
+            max_bytes=config.sqlite_max_bytes,
+        ))
         client = TestClient(TestServer(create_app(config, store=store), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)

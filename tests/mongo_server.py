@@ -59,6 +59,7 @@ class _Process:
     server: MongoServer
     process: subprocess.Popen[bytes]
     stderr: Path
+    port: int
 
 
 @dataclass
@@ -67,17 +68,30 @@ class SecantusServers:
 
     root: Path
     running: dict[bool, _Process] = field(default_factory=dict)  # by standalone
+    stopped: dict[bool, int] = field(default_factory=dict)  # the port of each server stopped by stop()
+    durable: bool = False  # --sync-on-commit: an acknowledged write survives kill -9, as with a journal
 
     def get(self, standalone: bool) -> MongoServer:
         if standalone not in self.running:
             self.running[standalone] = self._start(standalone)
         return self.running[standalone].server
 
-    def _start(self, standalone: bool) -> _Process:
+    def stop(self, standalone: bool) -> None:
+        """Kill one server, as a crash would (an outage); restart() brings it back on the same port and data."""
+        stopped = self.running.pop(standalone)
+        stopped.process.kill()
+        stopped.process.wait()
+        self.stopped[standalone] = stopped.port
+
+    def restart(self, standalone: bool) -> MongoServer:
+        self.running[standalone] = self._start(standalone, self.stopped.pop(standalone))
+        return self.running[standalone].server
+
+    def _start(self, standalone: bool, port: int | None = None) -> _Process:
         mode = "standalone" if standalone else "replset"
         home = self.root / mode
-        home.mkdir()
-        port = _free_port()
+        home.mkdir(exist_ok=port is not None)
+        port = port or _free_port()
         # --config on an empty file: no secantusd.toml found in ~ or /etc can change what is tested.
         (home / "secantusd.toml").write_text("")
         args = [sys.executable, "-m", "secantus", "--config", str(home / "secantusd.toml"), "--host", "127.0.0.1",
@@ -86,12 +100,14 @@ class SecantusServers:
         base = f"mongodb://127.0.0.1:{port}/?" + ("directConnection=true" if standalone else "replicaSet=secantus")
         if standalone:
             args.append("--standalone")
+        if self.durable:
+            args.append("--sync-on-commit")
         stderr = home / "stderr.log"
         with stderr.open("wb") as sink:  # a file, not a pipe nobody reads: the server never blocks on its log
             process = subprocess.Popen(args, cwd=home, stdout=sink, stderr=subprocess.STDOUT)
         server = MongoServer(f"mongodb-{mode}", base, not standalone,
                              f"SecantusDB {version('secantusdb')} {mode} on 127.0.0.1:{port}", secantus=True)
-        started = _Process(server, process, stderr)
+        started = _Process(server, process, stderr, port)
         try:
             _wait_for_ping(started)
         except BaseException:
@@ -99,7 +115,7 @@ class SecantusServers:
             raise
         return started
 
-    def stop(self) -> None:
+    def stop_all(self) -> None:
         _stop(list(self.running.values()))
 
 
@@ -169,7 +185,7 @@ def servers_used() -> list[MongoServer]:
 def secantus_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecantusServers]:
     servers = SecantusServers(tmp_path_factory.mktemp("secantus"))
     yield servers
-    servers.stop()
+    servers.stop_all()
 
 
 @pytest.fixture(scope="session")

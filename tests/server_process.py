@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,11 +34,14 @@ class ServerProcess:
         return self.log_path.read_text(errors="replace")
 
     @classmethod
-    async def start(cls, database_url: str, log_path: Path, *args: str, **env: str) -> ServerProcess:
+    async def start(
+        cls, database_url: str, log_path: Path, *args: str, wrapper: Sequence[str] = (), **env: str
+    ) -> ServerProcess:
+        """wrapper: a command the server runs under (say nsenter into a namespace holding a small disk)."""
         environment = {**os.environ, "LENSGRAPH_RATE_LIMITS": "false", **env}
         log = log_path.open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "graph.app.cli", "serve", "--host", "127.0.0.1", "--port", "0",
+            [*wrapper, sys.executable, "-m", "graph.app.cli", "serve", "--host", "127.0.0.1", "--port", "0",
              "--database", database_url, *args],
             stdout=log, stderr=subprocess.STDOUT, env=environment, cwd=Path(__file__).resolve().parents[1],
         )

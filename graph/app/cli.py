@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 from graph.app.settings import Settings
 from storage.contract import SchemaTooNew, StoreUnavailable
-from storage.sqlite.backup import BackupError
 from storage.open import UnsupportedDatabase, redact
+from storage.sqlite.backup import BackupError
 
 log = logging.getLogger("lensgraph")
 
@@ -78,16 +78,15 @@ def _banner(settings: Settings, port: int) -> None:
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
-    from graph.app.factory import create_app
+    from graph.app.factory import create_app, store_for
     from graph.rest.keys import SERVICES
-    from storage.open import open_store
 
     if settings.dev_mode and not settings.allow_remote_dev_mode and not _loopback(settings.host):
         raise StartupError(
             f"refusing to listen on {settings.host} in dev mode (no authentication): set LENSGRAPH_API_KEY, "
             "or pass --allow-remote-dev-mode if this network is trusted"
         )
-    store = open_store(settings.database_url)  # fails on an unsupported URL before anything starts
+    store = store_for(settings)  # fails on an unsupported URL before anything starts
     app = create_app(settings, store=store)
     if demo:
 
@@ -95,7 +94,11 @@ async def _serve(settings: Settings, demo: bool) -> None:
             from resolvers.core.services import DEFAULT_PROJECT
             from resolvers.traces.demo import load_demo
 
-            stored = await load_demo(app[SERVICES], DEFAULT_PROJECT)
+            try:
+                stored = await load_demo(app[SERVICES], DEFAULT_PROJECT)
+            except StoreUnavailable as exc:  # a full disk: serve what is there rather than not start
+                log.warning("demo data not loaded: %s", exc.for_log())
+                return
             log.info("demo data: %s", f"{stored} events loaded" if stored else "present")
 
         app.on_startup.append(load)
@@ -141,16 +144,16 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    from graph.app.factory import store_for
     from resolvers.core.services import DEFAULT_PROJECT, Services
     from resolvers.projects.service import ensure_default
     from resolvers.traces.demo import load_demo
-    from storage import open_store
 
     settings = _settings(args)
     _logging(settings.log_level)
 
     async def run() -> int:
-        store = open_store(settings.database_url)
+        store = store_for(settings)
         await store.start()
         try:
             services = Services.build(store)
@@ -220,7 +223,9 @@ def _add_settings(parser: argparse.ArgumentParser, only: tuple[str, ...] | None 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="lensgraph", description="LensGraph: a GraphQL analytics backend for AI agents.")
+    parser = argparse.ArgumentParser(
+        prog="lensgraph", description="LensGraph: a GraphQL analytics backend for AI agents."
+    )
     parser.add_argument("--version", action="version", version=f"lensgraph {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the server")

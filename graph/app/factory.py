@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator
@@ -18,7 +19,14 @@ from graph.app.settings import Settings
 from graph.rest import agent_analytics, agentlens, agentlens_server
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
 from graph.rest.auth import (
-    any_of, auth_middleware, bearer, credentials, public, query_token, self_authenticating, x_api_key,
+    any_of,
+    auth_middleware,
+    bearer,
+    credentials,
+    public,
+    query_token,
+    self_authenticating,
+    x_api_key,
 )
 from graph.rest.family import Family
 from graph.rest.http import error_middleware
@@ -33,10 +41,13 @@ from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.jobs.retention import retention_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
+from storage.contract import StoreUnavailable
 
 log = logging.getLogger("lensgraph")
 
 SETTINGS = web.AppKey("settings", Settings)
+# A failed attempt is one small write: cheap, and the project appears soon after the store takes writes.
+DEFAULT_PROJECT_RETRY_S = 1.0
 
 
 def _middlewares(family: Family, settings: Settings, mount: str, root: bool) -> list:
@@ -57,7 +68,7 @@ def _cors(app: web.Application, origins: str) -> None:
     options = aiohttp_cors.ResourceOptions(
         allow_credentials=False, expose_headers="*", allow_headers="*", allow_methods="*", max_age=600
     )
-    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in allowed})
+    cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(allowed, options))
     for route in list(app.router.routes()):
         cors.add(route)
 
@@ -70,6 +81,35 @@ def families(settings: Settings) -> list[tuple[str, Family]]:
         ("/" + settings.prefix_agentlens.strip("/"), agentlens.FAMILY),
     ]
     return sorted(mounted, key=lambda pf: len(pf[0].rstrip("/")), reverse=True)
+
+
+def store_for(settings: Settings) -> Store:
+    return open_store(
+        settings.database_url,
+        sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        sqlite_max_bytes=settings.sqlite_max_bytes,
+    )
+
+
+async def _default_project(services: Services) -> asyncio.Task[None] | None:
+    """Make the default project; on a store that cannot write yet (a full disk), keep trying in the background
+    while the server starts and serves reads. Returns that background task, if one was needed."""
+    try:
+        await ensure_default(services, DEFAULT_PROJECT)
+        return None
+    except StoreUnavailable as exc:
+        log.warning("the default project cannot be created yet (%s); retrying every %.0f s",
+                    exc.for_log(), DEFAULT_PROJECT_RETRY_S)
+
+    async def retry() -> None:
+        while True:
+            await asyncio.sleep(DEFAULT_PROJECT_RETRY_S)
+            with contextlib.suppress(StoreUnavailable):
+                await ensure_default(services, DEFAULT_PROJECT)
+                log.info("default project created")
+                return
+
+    return asyncio.create_task(retry(), name="lensgraph-default-project")
 
 
 def build_services(store: Store, settings: Settings) -> Services:
@@ -106,7 +146,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app[WEBSOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        backend = store or open_store(settings.database_url)
+        backend = store or store_for(settings)
         await backend.start()
         services = build_services(backend, settings)
         await services.bus.start()
@@ -116,12 +156,15 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             retention_loop(services, settings.retention_days, settings.retention_interval_seconds),
             name="lensgraph-retention",
         )
+        retrying = None
         try:
-            await ensure_default(services, DEFAULT_PROJECT)
+            retrying = await _default_project(services)
             yield
         finally:
             retention.cancel()
             await asyncio.gather(retention, return_exceptions=True)
+            if retrying is not None:
+                retrying.cancel()
             await services.bus.close()
             await backend.close()
 

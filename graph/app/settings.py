@@ -41,6 +41,13 @@ class Settings(BaseModel):
     )
     rate_limits: bool = Field(default=True, description="enforce each seed's rate limits")
     rate_limit_per_minute: int = Field(default=600, ge=1, description="per-key budget where a seed names none")
+    sqlite_busy_timeout_ms: int = Field(
+        default=10_000, ge=0, description="how long a SQLite write waits for another process's lock before a 503"
+    )
+    sqlite_max_bytes: int = Field(
+        default=0, ge=0, description="the largest the SQLite database may grow; past it writes answer 503 as on a "
+        "full disk (0: no limit)"
+    )
     cors_origins: str = Field(default="*", description="comma-separated allowed origins, or *")
     idempotency_window_hours: float = Field(default=24.0, gt=0, description="how long Idempotency-Keys are kept")
     graphiql: bool = Field(default=True, description="serve the GraphiQL IDE at GET /graphql")

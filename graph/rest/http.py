@@ -19,7 +19,7 @@ from resolvers.core.auth import Forbidden, Unauthorized
 from resolvers.core.bounds import MAX_JSON_DEPTH, MAX_OFFSET, Instant, json_depth_exceeds
 from resolvers.core.errors import InputError, NotFound, Problem
 from resolvers.core.metrics import REQUESTS_REJECTED
-from storage.contract import CommitConflict, Conflict
+from storage.contract import Conflict, StoreUnavailable
 
 log = logging.getLogger("lensgraph.rest")
 
@@ -147,9 +147,11 @@ def error_middleware(render: ErrorRenderer, max_body_bytes: int, family: str = "
             return render(403, f"Forbidden: {exc}", [])
         except Conflict as exc:
             return render(409, str(exc), [])
-        except CommitConflict as exc:
-            response = render(503, f"Busy: {exc}; retry", [])
-            response.headers["Retry-After"] = "1"
+        except StoreUnavailable as exc:
+            # One line, no traceback: the store said what passes; nothing of this request was stored.
+            log.warning("unavailable %s %s: 503 %s", request.method, request.path, exc.for_log())
+            response = render(503, f"Service unavailable: {exc}; retry after {exc.retry_after} s", [])
+            response.headers["Retry-After"] = str(exc.retry_after)
             return response
         except RateLimited as exc:
             response = render(429, str(exc), [])

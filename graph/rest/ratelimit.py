@@ -20,9 +20,10 @@ from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 
-from graph.rest.keys import RATE_HEADERS, SERVICES
 from graph.rest.http import Handler, RateLimited
+from graph.rest.keys import RATE_HEADERS, SERVICES
 from resolvers.core.auth import hash_key
+from storage.contract import StoreUnavailable
 
 LIMITER = web.AppKey("rate_limiter", MovingWindowRateLimiter)
 
@@ -61,7 +62,12 @@ async def _shared(request: web.Request, rule: Rule, who: str) -> Verdict:
     window_ms = rule.window_seconds * 1000
     now_ms = int(time.time() * 1000)
     start = now_ms - now_ms % window_ms
-    count = await request.config_dict[SERVICES].store.counters.hit(f"{who}|{rule.prefix}", start, window_ms)
+    try:
+        count = await request.config_dict[SERVICES].store.counters.hit(f"{who}|{rule.prefix}", start, window_ms)
+    except StoreUnavailable:
+        # Counting is a write: on a store that cannot write (a full disk) reads must still be served,
+        # so this process counts in memory until the store takes writes again.
+        return await _in_memory(request, rule, who)
     return Verdict(count <= rule.limit, max(0, rule.limit - count), (start + window_ms) / 1000)
 
 

@@ -10,17 +10,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import orjson
 from aiohttp import web
 
-from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.http import query_list
+from graph.rest.keys import PROJECT, SERVICES
 from resolvers.core.bounds import INT64_MAX
 from resolvers.core.errors import InputError, Problem
 from resolvers.live.bus import SubscriberOverflow
-from resolvers.live.stream import StreamFilter, follow
+from resolvers.live.stream import StreamFilter, following
+from storage.contract import StoreUnavailable
 from storage.models import Event
 
 log = logging.getLogger("lensgraph.sse")
@@ -47,32 +47,37 @@ async def stream_events(
 ) -> web.StreamResponse:
     after = resume_position(request)
     services = request.config_dict[SERVICES]
-    response = web.StreamResponse(
-        headers={
-            "Content-Type": "text/event-stream",
-            "Cache-Control": "no-cache",
-            "X-Accel-Buffering": "no",  # let proxies pass events through at once
-        }
-    )
-    await response.prepare(request)
-    await response.write(b"retry: 2000\n\n")
-    every = request.config_dict.get(HEARTBEAT, DEFAULT_HEARTBEAT_SECONDS)
-    handler = asyncio.current_task()
-    assert handler is not None
-    heartbeat = asyncio.create_task(_heartbeat(response, every, handler))
-    try:
-        async for event in follow(services, request[PROJECT], flt, after):
-            await response.write(b"id: %d\ndata: %s\n\n" % (event.position, orjson.dumps(render(event))))
-    except SubscriberOverflow as exc:
-        error = {"code": SubscriberOverflow.code, "message": str(exc)}
-        with contextlib.suppress(ConnectionError):
-            await response.write(b"event: error\ndata: %s\n\n" % orjson.dumps(error))
-    except (ConnectionError, asyncio.CancelledError):
-        # The client went away (a failed write here or in the heartbeat, or aiohttp cancelling the
-        # handler): follow()'s cleanup has already left the bus.
-        log.debug("SSE client went away")
-    finally:
-        heartbeat.cancel()
+    # Opened before the response starts: a store that cannot answer the replay is a 503, not a stream.
+    async with following(services, request[PROJECT], flt, after) as events:
+        response = web.StreamResponse(
+            headers={
+                "Content-Type": "text/event-stream",
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",  # let proxies pass events through at once
+            }
+        )
+        await response.prepare(request)
+        await response.write(b"retry: 2000\n\n")
+        every = request.config_dict.get(HEARTBEAT, DEFAULT_HEARTBEAT_SECONDS)
+        handler = asyncio.current_task()
+        assert handler is not None
+        heartbeat = asyncio.create_task(_heartbeat(response, every, handler))
+        try:
+            async for event in events:
+                await response.write(b"id: %d\ndata: %s\n\n" % (event.position, orjson.dumps(render(event))))
+        except (SubscriberOverflow, StoreUnavailable) as exc:
+            # The stream has started: the failure is its last message; the client resumes from its last id.
+            code = SubscriberOverflow.code if isinstance(exc, SubscriberOverflow) else "UNAVAILABLE"
+            if isinstance(exc, StoreUnavailable):
+                log.warning("SSE stream ended: %s", exc.for_log())
+            with contextlib.suppress(ConnectionError):
+                await response.write(b"event: error\ndata: %s\n\n" % orjson.dumps({"code": code, "message": str(exc)}))
+        except (ConnectionError, asyncio.CancelledError):
+            # The client went away (a failed write here or in the heartbeat, or aiohttp cancelling the
+            # handler): leaving this block leaves the bus.
+            log.debug("SSE client went away")
+        finally:
+            heartbeat.cancel()
     return response
 
 

@@ -13,7 +13,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graph.schema.document_cache import DocumentCache
-from graph.schema.errors import ErrorCodes, MaskInternalErrors, with_code
+from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.live.subscriptions import LiveSubscription
 from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
@@ -34,6 +34,7 @@ class LensGraphSchema(strawberry.Schema):
         # Client mistakes are answered, not logged; with_code logs internal errors once.
         for error in errors:
             with_code(error)
+            log_unavailable(error)
 
 
 # Characters of query text whose documents are cached: the few distinct queries

@@ -10,8 +10,8 @@ from strawberry.extensions import MaskErrors, SchemaExtension
 
 from resolvers.core.auth import Forbidden, Unauthorized
 from resolvers.core.errors import InputError, NotFound, Problem
-from storage.contract import CommitConflict, Conflict
 from resolvers.live.bus import SubscriberOverflow
+from storage.contract import Conflict, StoreUnavailable
 
 log = logging.getLogger("lensgraph.graphql")
 
@@ -22,6 +22,7 @@ VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 LIMIT_EXCEEDED = "QUERY_LIMIT_EXCEEDED"
 CONFLICT = "CONFLICT"
+UNAVAILABLE = "UNAVAILABLE"  # the store cannot answer now: retry after extensions.retryAfter seconds
 
 
 def bad_input(field: str, message: str) -> InputError:
@@ -40,8 +41,8 @@ def _code_for(error: GraphQLError) -> str:
         return original.code
     if isinstance(original, Conflict):
         return CONFLICT
-    if isinstance(original, CommitConflict):
-        return "UNAVAILABLE"
+    if isinstance(original, StoreUnavailable):
+        return UNAVAILABLE
     if original is not None and not isinstance(original, GraphQLError):
         return INTERNAL
     # The parser's token limit; our other limits set their code (graph/query_limits.py, graph/validation.py).
@@ -50,6 +51,12 @@ def _code_for(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return PARSE_FAILED
     return VALIDATION_FAILED if error.path is None else BAD_USER_INPUT
+
+
+def log_unavailable(error: GraphQLError) -> None:
+    """One WARNING line, no traceback, for a store that could not answer: the client is told to retry."""
+    if isinstance(error.original_error, StoreUnavailable):
+        log.warning("unavailable in %s: %s", error.path, error.original_error.for_log())
 
 
 def with_code(error: GraphQLError) -> GraphQLError:
@@ -61,6 +68,8 @@ def with_code(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, InputError):
         extensions["problems"] = [{"path": p.path, "message": p.message} for p in original.problems]
+    if isinstance(original, StoreUnavailable):
+        extensions["retryAfter"] = original.retry_after
     if code == INTERNAL:
         log.error("unexpected error in %s", error.path, exc_info=original)
     return GraphQLError(

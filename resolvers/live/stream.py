@@ -6,11 +6,12 @@ is lost; events that arrive both ways are dropped by their commit position.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from resolvers.live.bus import EventFilter
 from resolvers.core.services import Services
+from resolvers.live.bus import EventFilter, Subscription
 from storage.contract import EventQuery
 from storage.models import Event
 
@@ -41,6 +42,20 @@ class StreamFilter:
         )
 
 
+@contextlib.asynccontextmanager
+async def following(
+    services: Services, project_id: str, flt: StreamFilter, after: int | None, maxsize: int | None = None
+) -> AsyncIterator[AsyncIterator[Event]]:
+    """The stream of follow(), opened on entry: subscribed, and the first page of what the client missed
+    read. A store that cannot answer (StoreUnavailable) fails here, before a caller starts its stream."""
+    subscription = services.bus.subscribe_events(project_id, flt.for_bus(), maxsize)
+    try:
+        first = await _missed(services, project_id, flt, after) if after is not None else []
+        yield _events(services, project_id, flt, after, subscription, first)
+    finally:
+        subscription.close()
+
+
 async def follow(
     services: Services, project_id: str, flt: StreamFilter, after: int | None, maxsize: int | None = None
 ) -> AsyncIterator[Event]:
@@ -48,24 +63,31 @@ async def follow(
 
     Raises SubscriberOverflow when the consumer falls too far behind.
     """
-    subscription = services.bus.subscribe_events(project_id, flt.for_bus(), maxsize)
-    try:
-        last = after
-        if after is not None:
-            query = flt.for_store()
-            while True:
-                page = await services.store.traces.events_after(project_id, last or 0, query, REPLAY_PAGE)
-                for event in page:
-                    last = event.position
-                    yield event
-                if len(page) < REPLAY_PAGE:
-                    break
-        async for message in subscription:
-            if not isinstance(message, Event):  # an event subscription carries events only
-                continue
-            if last is not None and message.position <= last:
-                continue
-            last = message.position
-            yield message
-    finally:
-        subscription.close()
+    async with following(services, project_id, flt, after, maxsize) as events:
+        async for event in events:
+            yield event
+
+
+async def _missed(services: Services, project_id: str, flt: StreamFilter, after: int) -> list[Event]:
+    return await services.store.traces.events_after(project_id, after, flt.for_store(), REPLAY_PAGE)
+
+
+async def _events(
+    services: Services, project_id: str, flt: StreamFilter, after: int | None, subscription: Subscription,
+    page: list[Event],
+) -> AsyncIterator[Event]:
+    last = after
+    while page:
+        for event in page:
+            last = event.position
+            yield event
+        if len(page) < REPLAY_PAGE:
+            break
+        page = await _missed(services, project_id, flt, last or 0)
+    async for message in subscription:
+        if not isinstance(message, Event):  # an event subscription carries events only
+            continue
+        if last is not None and message.position <= last:
+            continue
+        last = message.position
+        yield message

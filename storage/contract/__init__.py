@@ -15,6 +15,8 @@ from storage.contract.common import (
     Page,
     PageResult,
     SchemaTooNew,
+    StoreBusy,
+    StoreReadOnly,
     StoreUnavailable,
 )
 from storage.contract.counters import CounterStore
@@ -51,11 +53,39 @@ class Store(Protocol):
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
         ...
 
+    async def check_writes(self) -> None:
+        """Raises StoreUnavailable (StoreReadOnly while writes fail) if a write would fail now.
+
+        Cheap while writes succeed: a backend may answer from the outcome of the last write,
+        and only probe (and repair what it can) once one has failed.
+        """
+        ...
+
     async def close(self) -> None: ...
 
 
 __all__ = [
-    "BatchPlan", "Change", "ChangeFeed", "Claim", "CommitConflict", "CounterStore", "CommitResult", "Conflict", "EventKey",
-    "EventQuery", "IdempotencyStore", "Page", "PageResult", "Planner", "ProjectStore", "SchemaTooNew",
-    "SessionKey", "SessionQuery", "Store", "StoreUnavailable", "TraceStore",
+    "BatchPlan",
+    "Change",
+    "ChangeFeed",
+    "Claim",
+    "CommitConflict",
+    "CommitResult",
+    "Conflict",
+    "CounterStore",
+    "EventKey",
+    "EventQuery",
+    "IdempotencyStore",
+    "Page",
+    "PageResult",
+    "Planner",
+    "ProjectStore",
+    "SchemaTooNew",
+    "SessionKey",
+    "SessionQuery",
+    "Store",
+    "StoreBusy",
+    "StoreReadOnly",
+    "StoreUnavailable",
+    "TraceStore",
 ]

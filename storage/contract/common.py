@@ -31,10 +31,43 @@ class Conflict(Exception):
 
 
 class StoreUnavailable(Exception):
-    """The database cannot be used; the message is one line naming the host, never the password."""
+    """The database cannot serve this call now; nothing was changed by it, so the same call may be retried.
+
+    Backends raise it (or a subclass) for every failure that waiting can cure: an unreachable
+    server, a full disk, a lock held too long. The message is one line a client may read: it
+    names no host and no password (the backend's own exception is chained for the log).
+    retry_after is the hint, in seconds, for the client's Retry-After.
+    """
+
+    retry_after = 5
+
+    def __init__(self, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after is not None:
+            self.retry_after = retry_after
+
+    def for_log(self) -> str:
+        """One line for the operator's log: the message and the backend's own error behind it."""
+        cause = self.__cause__
+        if cause is None:
+            return str(self)
+        detail = " ".join(str(cause).split())
+        return f"{self} [{type(cause).__name__}: {detail[:200]}{'...' if len(detail) > 200 else ''}]"
 
 
-class CommitConflict(Exception):
+class StoreBusy(StoreUnavailable):
+    """Other writers held the database for longer than this call would wait: retry shortly."""
+
+    retry_after = 1
+
+
+class StoreReadOnly(StoreUnavailable):
+    """Reads work and writes fail (a full disk, a read-only file, no writable primary) until an operator acts."""
+
+    retry_after = 30
+
+
+class CommitConflict(StoreBusy):
     """A batch kept losing the race for its sessions to concurrent commits: retry later."""
 
 

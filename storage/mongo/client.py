@@ -16,9 +16,19 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
-from storage.contract.common import SchemaTooNew, StoreUnavailable
+from storage.contract.common import SchemaTooNew, StoreReadOnly, StoreUnavailable
+from storage.mongo.faults import ELECTION_RETRY_S, NO_PRIMARY, classify
 from storage.mongo.layout import (
-    AGENTS, COUNTERS, EVENTS, IDEMPOTENCY, INDEXES, KEYS, META, PROJECTS, SCHEMA_VERSION, SESSIONS,
+    AGENTS,
+    COUNTERS,
+    EVENTS,
+    IDEMPOTENCY,
+    INDEXES,
+    KEYS,
+    META,
+    PROJECTS,
+    SCHEMA_VERSION,
+    SESSIONS,
 )
 
 DEFAULT_DATABASE = "lensgraph"
@@ -95,7 +105,9 @@ class Mongo:
     def _connect(self) -> AsyncMongoClient[dict[str, Any]]:
         options = {k.lower() for k in parse_qs(urlsplit(self.url).query)}
         # Keyword options override the URL's; only fill in what it leaves out.
-        extra: dict[str, Any] = {} if "serverselectiontimeoutms" in options else {"serverSelectionTimeoutMS": SERVER_SELECTION_MS}
+        extra: dict[str, Any] = {}
+        if "serverselectiontimeoutms" not in options:
+            extra["serverSelectionTimeoutMS"] = SERVER_SELECTION_MS
         return AsyncMongoClient(self.url, tz_aware=True, appname="lensgraph", **extra)
 
     def _unavailable(self, exc: Exception) -> str:
@@ -109,6 +121,25 @@ class Mongo:
         for secret in filter(None, {password, password and unquote(password)}):
             reason = reason.replace(secret, "***")
         return " ".join(f"MongoDB unavailable at {self.hosts} (database {self.database_name!r}): {reason}".split())
+
+    @property
+    def transaction_timeout_s(self) -> float:
+        """The most one commit may take, retries included: long enough to select a server and then
+        retry a conflict or an election, short enough that an unreachable server is soon a 503."""
+        assert self.client is not None
+        return 2 * float(self.client.options.server_selection_timeout)
+
+    async def check_writes(self) -> None:
+        """StoreReadOnly while the server it would write to is not a writable primary (an election)."""
+        try:
+            hello = await self.db.command("hello")
+        except PyMongoError as exc:
+            fault = classify(exc)
+            if fault is None:
+                raise
+            raise fault from exc
+        if not (hello.get("isWritablePrimary") or hello.get("msg") == "isdbgrid"):
+            raise StoreReadOnly(NO_PRIMARY, retry_after=ELECTION_RETRY_S)
 
     async def close(self) -> None:
         if self.client is not None:

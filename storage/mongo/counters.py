@@ -7,9 +7,11 @@ from datetime import UTC, datetime
 from pymongo import ReturnDocument
 
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.layout import RATE_WINDOWS
 
 
+@translated
 class MongoCounters:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

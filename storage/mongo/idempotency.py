@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
 from storage.models import IdempotentResponse
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.layout import NO_ID, maybe_model
 from storage.mongo.traces_reads import DbSession
 
@@ -20,13 +22,12 @@ async def recall(m: Mongo, project_id: str, key: str, now: datetime, s: DbSessio
 async def remember(m: Mongo, record: IdempotentResponse, s: DbSession) -> IdempotentResponse:
     where = {"project_id": record.project_id, "key": record.key}
     await m.idempotency.delete_one({**where, "expires_at": {"$lte": record.created_at}}, session=s)
-    try:
+    with contextlib.suppress(DuplicateKeyError):  # a live record holds the key: it is the answer
         await m.idempotency.insert_one(record.model_dump(), session=s)
-    except DuplicateKeyError:
-        pass  # a live record holds the key: it is the answer
     return await recall(m, record.project_id, record.key, record.created_at, s) or record
 
 
+@translated
 class MongoIdempotency:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
 from storage.contract import Conflict, Page, PageResult
 from storage.models import ApiKey, Project
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSIONS, maybe_model, page_result
 
 # Everything delete_project removes. The position counter stays, so a project
@@ -19,6 +19,7 @@ from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSI
 OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY)
 
 
+@translated
 class MongoProjects:
     def __init__(self, mongo: Mongo) -> None:
         self.m = mongo

@@ -41,5 +41,8 @@ class MongoStore:
     async def start(self) -> None:
         await self.mongo.start()
 
+    async def check_writes(self) -> None:
+        await self.mongo.check_writes()
+
     async def close(self) -> None:
         await self.mongo.close()

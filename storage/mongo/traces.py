@@ -40,11 +40,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -52,6 +53,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from storage.contract import BatchPlan, Claim, CommitConflict, CommitResult, Planner
 from storage.models import Agent, Event, IdempotentResponse, Session
 from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
 from storage.mongo.idempotency import recall, remember
 from storage.mongo.layout import doc_id, event_doc, session_doc
 from storage.mongo.live import MongoFeed
@@ -106,6 +108,7 @@ _Commit = Callable[[str, list[Event], Planner, _Progress], Awaitable[None]]
 
 
 
+@translated
 class MongoTraces(TraceReads):
     def __init__(self, mongo: Mongo, feed: MongoFeed) -> None:
         super().__init__(mongo)
@@ -185,7 +188,10 @@ class MongoTraces(TraceReads):
         client = self.m.client
         assert client is not None, "store not started"
         async with client.start_session() as s:
-            prepared = await s.with_transaction(attempt)
+            # with_transaction retries transient errors for up to 120 s, an unreachable server included:
+            # bounded here, so the client hears 503 while it still waits.
+            with pymongo.timeout(self.m.transaction_timeout_s):
+                prepared = await s.with_transaction(attempt)
         if isinstance(prepared, IdempotentResponse):
             progress.replay = prepared
             return

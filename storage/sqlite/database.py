@@ -7,13 +7,22 @@ read-only aiosqlite connections serves queries beside it (WAL lets readers
 run beside the writer). Every connection works on its own thread, so the
 event loop never blocks on disk. Several processes may open one file: SQLite's
 lock makes their write transactions take turns.
+
+Storage faults (storage/sqlite/faults.py) leave every call as a StoreUnavailable,
+and leave the writer usable: a failed transaction is rolled back, and after a
+full disk or an I/O error the next write first repairs what it can (a fresh
+connection after an I/O error, a checkpoint that hands the WAL's space back to
+the disk). Readers keep serving throughout. The outcome of the last write is
+kept, so health checks know when the store is read-only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,46 +30,88 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from storage.contract.common import StoreBusy, StoreReadOnly, StoreUnavailable
+from storage.sqlite.faults import CHECKPOINT_AFTER, FULL, REOPEN_AFTER, classify, primary_code
 from storage.sqlite.lock import ServerLock
 from storage.sqlite.migrations import migrate
 
 T = TypeVar("T")
 
+log = logging.getLogger("storage.sqlite")
+
 READERS = 4
 BUSY_TIMEOUT_MS = 10_000
+CHECKPOINT_EVERY_S = 1.0  # while repairing: a checkpoint on a full disk rewrites pages, so not on every write
+CHECKPOINT_WAIT_MS = 100  # how long that checkpoint waits for readers to finish before trying again later
+# Pages a store must have room for to count as writable again: more than the 20 to 30 pages one short
+# event touches (its row, eight indexes, a search-index segment, its session), less than a batch.
+PROBE_PAGES = 64
 
 
 class Database:
-    def __init__(self, path: Path | str, readers: int = READERS) -> None:
+    def __init__(
+        self, path: Path | str, readers: int = READERS, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, max_bytes: int = 0
+    ) -> None:
+        """max_bytes: the largest the database may grow (0: as large as the disk allows)."""
         self.path = Path(path)
+        self.busy_timeout_ms = busy_timeout_ms
+        self.max_bytes = max_bytes
         self._readers_wanted = readers
         self._writer: sqlite3.Connection | None = None
         self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-writer")
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._lock = ServerLock(self.path)
+        # Writer-thread state: what the last failed write left to repair.
+        self._reopen = False
+        self._checkpoint = False
+        self._checkpoint_tried = 0.0
+        # Why a write failed; cleared by the next successful probe (check_writes), not by any write: a small
+        # write that fits where a batch does not (a counter, on a full disk) does not make the store writable.
+        self.write_fault: StoreUnavailable | None = None
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock.acquire_shared()  # a restore waits for every server on this file to stop
-        await self.in_writer(self._open_writer)
-        for _ in range(self._readers_wanted):
-            conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
-            await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA cache_size=-32768")
-            self._all_readers.append(conn)
-            self._readers.put_nowait(conn)
+        try:
+            await self.in_writer(self._open_writer)
+            for _ in range(self._readers_wanted):
+                conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
+                self._all_readers.append(conn)
+                await conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
+                await conn.execute("PRAGMA cache_size=-32768")
+                self._readers.put_nowait(conn)
+        except BaseException as exc:
+            await self.close()
+            # Nothing can be served (SQLite cannot even read the file, say a full disk with no room for
+            # its 32 KB shared-memory index): one line, and the process exits.
+            fault = classify(exc, self.busy_timeout_ms)
+            if fault is None:
+                raise
+            raise StoreUnavailable(f"cannot open the database {self.path}: {fault}") from exc
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            for pragma in (
+                "PRAGMA journal_mode=WAL",
+                "PRAGMA synchronous=NORMAL",
+                f"PRAGMA busy_timeout={self.busy_timeout_ms}",
+                "PRAGMA temp_store=MEMORY",
+                "PRAGMA cache_size=-65536",
+            ):
+                conn.execute(pragma)
+            if self.max_bytes:
+                ((page_size,),) = conn.execute("PRAGMA page_size").fetchall()
+                # Past this page count a write fails with SQLITE_FULL, exactly as on a full disk.
+                conn.execute(f"PRAGMA max_page_count={max(1, self.max_bytes // page_size)}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     def _open_writer(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",
-            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
-            "PRAGMA temp_store=MEMORY",
-            "PRAGMA cache_size=-65536",
-        ):
-            conn.execute(pragma)
+        conn = self._connect()
         try:
             migrate(conn, self.path)
         except BaseException:
@@ -72,31 +123,121 @@ class Database:
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
-        if self._writer is not None:
-            await self.in_writer(self._writer.close)
-            self._writer = None
+        await self.in_writer(self._close_writer)
         self._write_thread.shutdown(wait=True)
         self._lock.release()
+
+    def _close_writer(self) -> None:
+        db, self._writer = self._writer, None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error as exc:  # a checkpoint on close that cannot finish: the WAL stays, nothing is lost
+                log.warning("closing the SQLite writer: %s", exc)
 
     async def in_writer(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._write_thread, fn, *args)
 
     def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """On the writer thread: one IMMEDIATE transaction around work."""
-        db = self._writer
-        assert db is not None, "store not started"
-        db.execute("BEGIN IMMEDIATE")
+        """On the writer thread: one IMMEDIATE transaction around work.
+
+        A storage fault is raised as StoreUnavailable, with nothing of work stored.
+        """
         try:
-            out = work(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+            db = self._repaired()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                out = work(db)
+                db.execute("COMMIT")
+            except BaseException:
+                self._rollback(db)
+                raise
+        except Exception as exc:
+            fault = exc if isinstance(exc, StoreUnavailable) else classify(exc, self.busy_timeout_ms)
+            if fault is None:
+                raise
+            self._failed(exc, fault)
+            if fault is exc:
+                raise
+            raise fault from exc
         return out
+
+    def _rollback(self, db: sqlite3.Connection) -> None:
+        # After SQLITE_FULL or an I/O error SQLite may have rolled back already; a ROLLBACK then
+        # fails and would hide the fault. A connection that cannot roll back is replaced.
+        if not db.in_transaction:
+            return
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning("SQLite rollback failed (%s); the writer connection will be reopened", exc)
+            self._reopen = True
+
+    def _failed(self, exc: BaseException, fault: StoreUnavailable) -> None:
+        code = primary_code(exc)
+        self._checkpoint = self._checkpoint or code in CHECKPOINT_AFTER
+        self._reopen = self._reopen or code in REOPEN_AFTER
+        if not isinstance(fault, StoreBusy):  # waiting for a lock is contention, not a store that cannot write
+            self.write_fault = fault
+
+    def _repaired(self) -> sqlite3.Connection:
+        """The writer connection, repaired first if the last write left it something to repair."""
+        if self._reopen or self._writer is None:
+            self._close_writer()
+            self._writer = self._connect()  # migrations ran at open; a fault here is raised to the caller
+            self._reopen = False
+        db = self._writer
+        if self._checkpoint and time.monotonic() - self._checkpoint_tried >= CHECKPOINT_EVERY_S:
+            self._checkpoint_tried = time.monotonic()
+            self._checkpoint = not self._truncate_wal(db)
+        return db
+
+    def _truncate_wal(self, db: sqlite3.Connection) -> bool:
+        """Copy the WAL into the database and truncate it, giving its space back; True when done.
+
+        On a full disk the database file cannot grow to take the WAL's pages, so this fails
+        until space is freed. It waits only briefly for readers: it is tried again later.
+        """
+        try:
+            db.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            ((busy, _, _),) = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            return busy == 0
+        except sqlite3.Error as exc:
+            log.debug("WAL checkpoint not possible yet: %s", exc)
+            return False
+        finally:
+            db.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """work inside one write transaction, on the writer thread."""
         return await self.in_writer(self.transaction, work)
+
+    async def check_writes(self) -> None:
+        """Raises the write fault while writes fail. Once one has failed, each call repairs what it can and
+        probes: room for a batch under the size limit, and a small commit the disk must take."""
+        if self.write_fault is not None:
+            await self.run(self._probe)
+            await self.run(lambda db: db.execute("DELETE FROM meta WHERE key = 'write_probe'"))  # pages to reuse
+            self.write_fault = None
+            # Space is back: give the WAL's space back to the disk now rather than at the next throttled try.
+            await self.in_writer(self._checkpoint_now)
+
+    def _checkpoint_now(self) -> None:
+        if self._checkpoint and self._writer is not None:
+            self._checkpoint_tried = time.monotonic()
+            self._checkpoint = not self._truncate_wal(self._writer)
+
+    def _probe(self, db: sqlite3.Connection) -> None:
+        """Room for a small batch: free pages under the size limit, and a commit of as many pages, which only
+        a disk with room for their WAL frames takes (a one-page write may still fit where a batch does not)."""
+        ((pages,),) = db.execute("PRAGMA page_count").fetchall()
+        ((free,),) = db.execute("PRAGMA freelist_count").fetchall()
+        ((most,),) = db.execute("PRAGMA max_page_count").fetchall()
+        ((page_size,),) = db.execute("PRAGMA page_size").fetchall()
+        if most - pages + free < PROBE_PAGES:
+            raise StoreReadOnly(f"{FULL} (SQLITE_FULL)")
+        db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', randomblob(?))",
+                   ((PROBE_PAGES - 1) * page_size,))
 
     @contextlib.asynccontextmanager
     async def reader(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -108,7 +249,13 @@ class Database:
 
     async def fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
         async with self.reader() as conn:
-            return list(await conn.execute_fetchall(sql, args))
+            try:
+                return list(await conn.execute_fetchall(sql, args))
+            except sqlite3.Error as exc:
+                fault = classify(exc, self.busy_timeout_ms)
+                if fault is None:
+                    raise
+                raise fault from exc
 
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run statements in one write transaction; returns each one's changed-row count."""

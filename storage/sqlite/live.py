@@ -13,14 +13,19 @@ second.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
+from storage.contract.common import StoreUnavailable
 from storage.contract.live import Change
 from storage.models import Event, Session
 from storage.sqlite.database import Database
 from storage.sqlite.query import _prefixed
 from storage.sqlite.rows import EVENT_COLUMNS, SESSION_COLUMNS, _event, _session
+
+log = logging.getLogger("storage.sqlite")
 
 POLL_SECONDS = 0.1
 READ_LIMIT = 1000
@@ -49,16 +54,23 @@ class SQLiteFeed:
     async def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
         self._last = await self._head()
         ready.set()
+        failing: StoreUnavailable | None = None
         try:
             while True:
                 while self._pending:
                     yield self._pending.popleft()
-                try:
+                with contextlib.suppress(TimeoutError):  # idle: look for other processes' commits
                     await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
-                except TimeoutError:
-                    pass
                 self._wake.clear()
-                await self._catch_up()
+                try:
+                    await self._catch_up()
+                    failing = None
+                except StoreUnavailable as exc:
+                    # A read that fails now (an I/O error) is tried again at the next poll: the position
+                    # is kept, so nothing is skipped. Said once per outage, not once per poll.
+                    if failing is None:
+                        log.warning("live feed cannot read the database (%s); retrying", exc.for_log())
+                    failing = exc
         finally:
             self._last = None
             self._pending.clear()
@@ -80,8 +92,8 @@ class SQLiteFeed:
         events = [_event(r) for r in rows]
         upto = events[-1].position
         session_rows = await self.db.fetch(
-            f"SELECT {_prefixed(SESSION_COLUMNS, 's')}, s.position FROM sessions s WHERE s.position > ? AND s.position <= ?"
-            " ORDER BY s.position",
+            f"SELECT {_prefixed(SESSION_COLUMNS, 's')}, s.position FROM sessions s"
+            " WHERE s.position > ? AND s.position <= ? ORDER BY s.position",
             (last, upto),
         )
         # No await from here on. A commit of ours can be in the file before its coroutine hands it over,

@@ -8,8 +8,11 @@ operating system drops the lock when a process dies, kill -9 included.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger("storage.sqlite")
 
 
 def lock_path(database: Path) -> Path:
@@ -22,7 +25,14 @@ class ServerLock:
         self._fd: int | None = None
 
     def acquire_shared(self) -> None:
-        self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Best effort: a lock file that cannot be made (a full disk, a read-only directory) must not keep the
+        server from serving reads; it only leaves restore unguarded, and the log says so."""
+        try:
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            log.warning("cannot create %s (%s): lensgraph restore cannot tell this server is running", self.path,
+                        exc.strerror or exc)
+            return
         fcntl.flock(self._fd, fcntl.LOCK_SH)
 
     def release(self) -> None:

@@ -138,8 +138,9 @@ CREATE TABLE IF NOT EXISTS agents (
 CREATE INDEX IF NOT EXISTS agents_by_seen ON agents (project_id, last_seen, id);
 """
 
-# Version 2: rate-limit windows shared by processes; sessions know their kind (agent or tracker) and carry the commit position of the batch that last changed them, so
-# another process tailing the database by position sees session changes as well as events.
+# Version 2: rate-limit windows shared by processes; per-project retention; sessions know their kind
+# (agent or tracker) and carry the commit position of the batch that last changed them, so another
+# process tailing the database by position sees session changes as well as events.
 V2 = """
 ALTER TABLE sessions ADD COLUMN position INTEGER NOT NULL DEFAULT 0;
 UPDATE sessions SET position = COALESCE((
@@ -182,19 +183,19 @@ def current_version(conn: sqlite3.Connection) -> int:
 
 
 def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
-    """Bring the database up to SCHEMA_VERSION; returns the version it was at."""
-    conn.execute("BEGIN IMMEDIATE")  # two processes starting together migrate one after the other
-    try:
-        found = current_version(conn)
-    finally:
-        conn.execute("ROLLBACK")
+    """Bring the database up to SCHEMA_VERSION; returns the version it was at.
+
+    A current database is only read: start-up then needs neither the write lock nor
+    free disk space, so a server starts beside a long write or on a full disk.
+    """
+    found = current_version(conn)
     if found > SCHEMA_VERSION:
         raise SchemaTooNew(
             f"database {path} has schema version {found}, newer than this LensGraph's {SCHEMA_VERSION}: "
             "upgrade LensGraph, or restore a backup taken before the upgrade"
         )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("BEGIN IMMEDIATE")  # two processes starting together migrate one after the other
         try:
             if current_version(conn) >= version:  # another process got here first
                 conn.execute("ROLLBACK")
@@ -205,7 +206,8 @@ def migrate(conn: sqlite3.Connection, path: Path | str = "") -> int:
             conn.execute(f"PRAGMA user_version = {version}")
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:  # SQLite may have rolled back already (a full disk, an I/O error)
+                conn.execute("ROLLBACK")
             raise
     return found
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.sqlite.counters import SQLiteCounters
-from storage.sqlite.database import READERS, Database
+from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
 from storage.sqlite.projects import SQLiteProjects
@@ -13,8 +13,10 @@ from storage.sqlite.traces import SQLiteTraces
 
 
 class SQLiteStore:
-    def __init__(self, path: Path | str, readers: int = READERS) -> None:
-        self.db = Database(path, readers)
+    def __init__(
+        self, path: Path | str, readers: int = READERS, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, max_bytes: int = 0
+    ) -> None:
+        self.db = Database(path, readers, busy_timeout_ms=busy_timeout_ms, max_bytes=max_bytes)
         self.path = self.db.path
         self.live = SQLiteFeed(self.db)
         self.traces = SQLiteTraces(self.db, self.live)
@@ -24,6 +26,9 @@ class SQLiteStore:
 
     async def start(self) -> None:
         await self.db.open()
+
+    async def check_writes(self) -> None:
+        await self.db.check_writes()
 
     async def close(self) -> None:
         await self.db.close()

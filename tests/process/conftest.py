@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -16,9 +16,11 @@ Spawn = Callable[..., Awaitable[ServerProcess]]
 async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
     started: list[ServerProcess] = []
 
-    async def start(database_url: str | None = None, *args: str, **env: str) -> ServerProcess:
+    async def start(
+        database_url: str | None = None, *args: str, wrapper: Sequence[str] = (), **env: str
+    ) -> ServerProcess:
         url = database_url or f"sqlite:///{tmp_path}/shared.db"
-        server = await ServerProcess.start(url, tmp_path / f"server-{len(started)}.log", *args, **env)
+        server = await ServerProcess.start(url, tmp_path / f"server-{len(started)}.log", *args, wrapper=wrapper, **env)
         started.append(server)
         return server
 

@@ -20,7 +20,7 @@ from pymongo.monitoring import CommandFailedEvent, CommandListener, CommandStart
 
 from resolvers.traces.chain import verify
 from resolvers.traces.planner import BatchPlanner
-from storage.contract import BatchPlan, Claim, CommitResult, EventQuery, Page
+from storage.contract import BatchPlan, Claim, CommitResult, EventQuery, Page, StoreUnavailable
 from storage.models import Event, Session
 from storage.mongo.store import MongoStore
 from storage.timeutil import now_ms
@@ -143,12 +143,16 @@ async def test_concurrent_batches_on_one_session_from_two_processes_retry_into_o
         assert positions in ([*range(2, 7), *range(12, 17)], [*range(7, 17)])
 
 
-async def test_many_concurrent_batches_chain_in_commit_order(replset_server: MongoServer, open_mongo: OpenStore) -> None:
+async def test_many_concurrent_batches_chain_in_commit_order(
+    replset_server: MongoServer, open_mongo: OpenStore
+) -> None:
     stores = [await open_mongo(replset_server)]
     stores.append(await open_mongo(replset_server, stores[0].database_name))
     async with asyncio.timeout(HANG_GUARD_S):
-        await asyncio.gather(*(stores[b % 2].traces.commit_batch(P, [ev(b * 100 + i) for i in range(10)], BatchPlanner(P))
-                               for b in range(8)))
+        await asyncio.gather(*(
+            stores[b % 2].traces.commit_batch(P, [ev(b * 100 + i) for i in range(10)], BatchPlanner(P))
+            for b in range(8)
+        ))
     chain = await stores[0].traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 81)) and verify(chain)
     # One transaction per batch, serialized on the project's counter: positions follow the chain, across processes.
@@ -182,8 +186,9 @@ async def _cut_off(server: MongoServer, open_mongo: OpenStore, monkeypatch: pyte
     """
     dying = await open_mongo(server)
     monkeypatch.setattr(dying.mongo, "events", LosesOneInsert(dying.mongo.events))
-    with pytest.raises(AutoReconnect):
+    with pytest.raises(StoreUnavailable) as lost:  # the driver's error, as the store contract says it
         await dying.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P))
+    assert isinstance(lost.value.__cause__, AutoReconnect) and lost.value.retry_after == 5
     await dying.close()
     survivor = await open_mongo(server, dying.database_name)
     raw = await survivor.mongo.sessions.find_one({"id": "s1"})
