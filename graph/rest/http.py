@@ -16,7 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from graph.rest.keys import RATE_HEADERS
 from resolvers.core.auth import Forbidden, Unauthorized
-from resolvers.core.bounds import MAX_JSON_DEPTH, MAX_OFFSET, Instant, json_depth_exceeds
+from resolvers.core.bounds import MAX_OFFSET, Instant, json_problem
 from resolvers.core.errors import InputError, NotFound, Problem
 from resolvers.core.metrics import REQUESTS_REJECTED
 from storage.contract import Conflict, StoreUnavailable
@@ -48,8 +48,8 @@ async def read_json(request: web.Request) -> Any:
         value = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(Problem("body", f"is not valid JSON ({exc})")) from None
-    if json_depth_exceeds(value):
-        raise InputError(Problem("body", f"nests objects and arrays deeper than {MAX_JSON_DEPTH} levels"))
+    if (problem := json_problem(value, integers=False)) is not None:
+        raise InputError(Problem("body", problem))
     return value
 
 

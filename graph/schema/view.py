@@ -21,7 +21,7 @@ from graph.schema.errors import with_code
 from graph.schema.loaders import Loaders
 from graph.schema.websocket import CheckedWebSocketAdapter
 from resolvers.core.auth import Principal, Unauthorized
-from resolvers.core.bounds import MAX_JSON_DEPTH, json_depth_exceeds
+from resolvers.core.bounds import json_problem
 from resolvers.core.errors import InputError
 
 http_credential = any_of(bearer, x_api_key)
@@ -141,8 +141,8 @@ class LensGraphView(GraphQLView[Context, None]):
             raise json.JSONDecodeError(f"not valid JSON ({exc})", "", 0) from None
         if not isinstance(value, dict):
             raise json.JSONDecodeError("must be a JSON object", "", 0)
-        if json_depth_exceeds(value, MAX_JSON_DEPTH):
-            raise json.JSONDecodeError(f"nests deeper than {MAX_JSON_DEPTH} levels", "", 0)
+        if (problem := json_problem(value, integers=False)) is not None:
+            raise json.JSONDecodeError(problem, "", 0)
         return value
 
     def encode_json(self, data: object) -> str:

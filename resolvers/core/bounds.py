@@ -44,30 +44,14 @@ CostUsd = Annotated[float, Field(ge=0, le=MAX_COST_USD)]
 DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS)]
 
 
-def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether objects and arrays nest deeper than limit; stops at the first too-deep branch."""
+def json_problem(value: Any, limit: int = MAX_JSON_DEPTH, *, integers: bool = True) -> str | None:
+    """Why a JSON document cannot be stored on every backend, or None: too deep, or (with integers) an
+    integer past 64 bits (orjson reads unsigned 64-bit integers, BSON holds signed ones). Request bodies
+    are checked for depth as they are read; what is stored, field by field, for both in ingest."""
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
-    return False
-
-
-def json_problem(value: Any, limit: int = MAX_JSON_DEPTH) -> str | None:
-    """Why a JSON document cannot be stored on every backend, or None: too deep, or an integer past
-    64 bits (orjson reads unsigned 64-bit integers, BSON holds signed ones)."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, int) and not isinstance(node, bool):
+        if integers and isinstance(node, int) and not isinstance(node, bool):
             if not -INT64_MAX - 1 <= node <= INT64_MAX:
                 return "holds an integer outside the signed 64-bit range; send it as a string"
             continue
