@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from typing import Any
 
 import orjson
 from aiohttp import web
 
+from graph.rest.assets import package_assets
 from graph.rest.auth import public
 from graph.rest.openapi import Spec, combine
 
@@ -77,22 +76,6 @@ def family_document(spec: Spec, prefix: str) -> Callable[[web.Request], Any]:
     return json_handler(lambda: spec.document(prefix))
 
 
-def _asset_dir() -> Traversable:
-    return files(ASSET_PACKAGE) / "vendor"
-
-
-@public
-async def asset(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    content_type = ASSETS.get(name)
-    if content_type is None:  # only the listed files: no path from the request reaches the file system
-        raise web.HTTPNotFound()
-    return web.Response(
-        body=(_asset_dir() / name).read_bytes(), content_type=content_type,
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
-
-
 def page(mounted: list[tuple[str, Spec]]) -> str:
     urls = [{"url": "/openapi.json", "name": "All families"}]
     urls += [{"url": f"/openapi/{spec.slug}.json", "name": spec.title} for _, spec in mounted]
@@ -111,4 +94,4 @@ def add_reference_routes(app: web.Application, mounted: list[tuple[str, Spec]]) 
         return web.Response(text=html, content_type="text/html")
 
     app.router.add_get("/docs", docs)
-    app.router.add_get(ASSET_PREFIX + "/{name}", asset)
+    app.router.add_get(ASSET_PREFIX + "/{name}", package_assets(ASSET_PACKAGE, "vendor", ASSETS))

@@ -8,12 +8,9 @@ served under /graphql-ide/. Subscriptions run over graphql-ws on /graphql.
 
 from __future__ import annotations
 
-from importlib.resources import files
-from importlib.resources.abc import Traversable
-
 from aiohttp import web
 
-from graph.rest.auth import public
+from graph.rest.assets import package_assets
 
 ASSET_PACKAGE = "graphene_django_graphiql_static"
 ASSET_PREFIX = "/graphql-ide"
@@ -59,26 +56,9 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def _asset_dir() -> Traversable:
-    return files(ASSET_PACKAGE) / "static" / ASSET_PACKAGE
-
-
 def page() -> str:
     return PAGE.replace("{prefix}", ASSET_PREFIX)
 
 
-@public
-async def asset(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    content_type = ASSETS.get(name)
-    if content_type is None:  # only the listed files: no path from the request reaches the file system
-        raise web.HTTPNotFound()
-    body = (_asset_dir() / name).read_bytes()
-    return web.Response(
-        body=body, content_type=content_type, charset="utf-8",
-        headers={"Cache-Control": "public, max-age=86400"},
-    )
-
-
 def add_ide_routes(app: web.Application) -> None:
-    app.router.add_get(ASSET_PREFIX + "/{name}", asset)
+    app.router.add_get(ASSET_PREFIX + "/{name}", package_assets(ASSET_PACKAGE, f"static/{ASSET_PACKAGE}", ASSETS))
