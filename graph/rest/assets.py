@@ -25,8 +25,9 @@ def package_assets(package: str, folder: str, content_types: Mapping[str, str]) 
             raise web.HTTPNotFound()
         if name not in loaded:
             loaded[name] = directory.joinpath(name).read_bytes()
+        text = content_type.startswith("text/") or content_type.endswith("javascript")
         return web.Response(
-            body=loaded[name], content_type=content_type, charset="utf-8",
+            body=loaded[name], content_type=content_type, charset="utf-8" if text else None,
             headers={"Cache-Control": "public, max-age=86400"},
         )
 
