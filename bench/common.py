@@ -132,6 +132,14 @@ def code_version(repo: Path) -> str:
     return f" (commit {head}{', with uncommitted changes' if dirty else ''})" if head else ""
 
 
+def server_module(repo: Path) -> str:
+    """The command's module: graph/app/cli.py since the layout by domain, graph/cli.py in older snapshots."""
+    for module in ("graph.app.cli", "graph.cli"):
+        if (repo / (module.replace(".", "/") + ".py")).exists():
+            return module
+    raise SystemExit(f"--repo {repo} has neither graph/app/cli.py nor graph/cli.py")
+
+
 class Server:
     """A running server: spawned here (and stopped on exit) or one given by --url."""
 
@@ -190,14 +198,13 @@ class Server:
         cmd = [sys.executable]
         if self.args.cprofile:
             cmd += ["-m", "cProfile", "-o", str(Path(self.args.cprofile).resolve())]
-        cmd += ["-m", "graph.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
+        repo = Path(self.args.repo).resolve()
+        cli = server_module(repo)
+        cmd += ["-m", cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
         env = dict(os.environ)
         env.setdefault("LENSGRAPH_LOG_LEVEL", "WARNING")
         if not self.args.rate_limits:
             env["LENSGRAPH_RATE_LIMITS"] = "false"
-        repo = Path(self.args.repo).resolve()
-        if not (repo / "graph" / "cli.py").exists():
-            raise SystemExit(f"--repo {repo} has no graph/cli.py")
         env["PYTHONPATH"] = str(repo) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.log_path = self.tmp / "server.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115
