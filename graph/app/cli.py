@@ -77,6 +77,7 @@ def _banner(settings: Settings, port: int) -> None:
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
+    from graph.app import memdebug
     from graph.app.factory import create_app
     from graph.rest.keys import SERVICES
     from storage.open import open_store
@@ -88,6 +89,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         )
     store = open_store(settings.database_url)  # fails on an unsupported URL before anything starts
     app = create_app(settings, store=store)
+    memdebug.install(app)
     if demo:
 
         async def load(app: web.Application) -> None:
