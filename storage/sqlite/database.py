@@ -27,6 +27,13 @@ T = TypeVar("T")
 
 READERS = 4
 BUSY_TIMEOUT_MS = 10_000
+# Page caches, per connection. SQLite fills a cache as it reads pages and keeps them until the cap, so a
+# growing database makes the process grow to the sum of the caps: with 64 MiB for the writer and 32 per
+# reader (192 MiB), RSS grew by 20 MB a minute under the 200 events/s soak (bench/soak.py). Pages left out
+# are read back from the OS's file cache: at these caps ingest ran at the same rate (100,000 events,
+# 6,976-7,228 events/s against 6,567-6,750) and the 1000-event trace read in the same time (bench/README.md).
+WRITER_CACHE_KIB = 8 * 1024
+READER_CACHE_KIB = 4 * 1024
 
 
 class Database:
@@ -44,7 +51,7 @@ class Database:
         for _ in range(self._readers_wanted):
             conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
             await conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            await conn.execute("PRAGMA cache_size=-32768")
+            await conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
             self._all_readers.append(conn)
             self._readers.put_nowait(conn)
 
@@ -55,7 +62,7 @@ class Database:
             "PRAGMA synchronous=NORMAL",
             f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
             "PRAGMA temp_store=MEMORY",
-            "PRAGMA cache_size=-65536",
+            f"PRAGMA cache_size=-{WRITER_CACHE_KIB}",
         ):
             conn.execute(pragma)
         try:
