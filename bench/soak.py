@@ -422,6 +422,8 @@ def main() -> int:
         help="with --spawn: LENSGRAPH_MEMORY_DEBUG=SECONDS (tracemalloc and object counts in the server's log); "
         "slows the server, so only for finding growth, not for the figures",
     )
+    p.add_argument("--memory-debug-frames", type=int, default=1,
+                   help="frames per traced allocation; 0: no tracemalloc, native figures and census (%(default)s)")
     args = p.parse_args()
     if not 1 <= args.minutes <= 180:
         p.error("--minutes must be 1..180")
@@ -431,6 +433,7 @@ def main() -> int:
         p.error("--subscribers 0..200, --sse 0..50, --trace-events 1..1000")
     if args.memory_debug:
         os.environ["LENSGRAPH_MEMORY_DEBUG"] = str(args.memory_debug)
+        os.environ["LENSGRAPH_MEMORY_DEBUG_FRAMES"] = str(args.memory_debug_frames)
     args.run_id = f"{time.strftime('%H%M%S')}{secrets.token_hex(2)}"
     print_header("LensGraph mixed soak", args, {
         "run id": args.run_id,

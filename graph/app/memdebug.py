@@ -7,7 +7,8 @@ the allocation sites and object types that grew most since the first report.
 tracemalloc makes every allocation slower (the server runs at about half its
 speed) and the object census walks every object, so this finds growth; it does
 not measure performance. LENSGRAPH_MEMORY_DEBUG_FRAMES (1) sets how many frames
-each allocation keeps (more shows callers, costs more), LENSGRAPH_MEMORY_DEBUG_TOP
+each allocation keeps (more shows callers, costs more; 0 leaves tracemalloc off,
+for the native figures and the census at full speed), LENSGRAPH_MEMORY_DEBUG_TOP
 (12) how many sites and types are listed.
 """
 
@@ -88,7 +89,8 @@ def _census() -> Counter[str]:
 
 async def _report(every: float, frames: int, top: int) -> None:
     native = _native_probe()
-    tracemalloc.start(frames)
+    if frames > 0:
+        tracemalloc.start(frames)
     key = "traceback" if frames > 1 else "lineno"
     baseline: tracemalloc.Snapshot | None = None
     base_types: Counter[str] = Counter()
@@ -96,15 +98,16 @@ async def _report(every: float, frames: int, top: int) -> None:
     while True:
         await asyncio.sleep(every)
         tick += 1
-        snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED)
+        snapshot = tracemalloc.take_snapshot().filter_traces(IGNORED) if frames > 0 else None
         types = _census()
         current, peak = tracemalloc.get_traced_memory()
-        lines = [f"memdebug #{tick}: rss {rss_kb() / 1024:.1f} MB, python traced {current / 2**20:.1f} MB "
-                 f"(peak {peak / 2**20:.1f}), {sum(types.values())} gc objects, {native()}"]
-        if baseline is None:
+        traced = f"python traced {current / 2**20:.1f} MB (peak {peak / 2**20:.1f}), " if frames > 0 else ""
+        objects = sum(types.values())
+        lines = [f"memdebug #{tick}: rss {rss_kb() / 1024:.1f} MB, {traced}{objects} gc objects, {native()}"]
+        if tick == 1:
             baseline, base_types = snapshot, types  # the first report is the baseline: start-up is done by then
         else:
-            for stat in snapshot.compare_to(baseline, key)[:top]:
+            for stat in snapshot.compare_to(baseline, key)[:top] if snapshot and baseline else ():
                 where = " <- ".join(f"{f.filename.rsplit('site-packages/', 1)[-1]}:{f.lineno}" for f in stat.traceback)
                 lines.append(f"memdebug   {stat.size_diff / 1024:+10.1f} kB {stat.count_diff:+8d} blocks  {where}")
             grown = sorted(((types[t] - base_types[t], t) for t in types), reverse=True)[:top]
@@ -122,7 +125,7 @@ def install(app: web.Application) -> None:
 
     async def reporting(app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_report(every, frames, top), name="lensgraph-memdebug")
-        log.warning("memdebug: reporting every %.0f s (tracemalloc, %d frames): the server runs slower", every, frames)
+        log.warning("memdebug: reporting every %.0f s (tracemalloc frames: %d)", every, frames)
         yield
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
