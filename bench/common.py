@@ -100,14 +100,6 @@ def check_local(url: str) -> None:
 # -- the server -----------------------------------------------------------------
 
 
-def cli_module(repo: Path) -> str:
-    """The server's entry module in a checkout: graph/app/cli.py since the layout by domain, graph/cli.py before."""
-    for module in ("graph.app.cli", "graph.cli"):
-        if (repo / (module.replace(".", "/") + ".py")).exists():
-            return module
-    raise SystemExit(f"--repo {repo} has no graph/app/cli.py or graph/cli.py")
-
-
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -138,6 +130,14 @@ def code_version(repo: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return f" (commit {head}{', with uncommitted changes' if dirty else ''})" if head else ""
+
+
+def server_module(repo: Path) -> str:
+    """The command's module: graph/app/cli.py since the layout by domain, graph/cli.py in older snapshots."""
+    for module in ("graph.app.cli", "graph.cli"):
+        if (repo / (module.replace(".", "/") + ".py")).exists():
+            return module
+    raise SystemExit(f"--repo {repo} has neither graph/app/cli.py nor graph/cli.py")
 
 
 class Server:
@@ -199,7 +199,7 @@ class Server:
         if self.args.cprofile:
             cmd += ["-m", "cProfile", "-o", str(Path(self.args.cprofile).resolve())]
         repo = Path(self.args.repo).resolve()
-        cli = cli_module(repo)
+        cli = server_module(repo)
         cmd += ["-m", cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
         env = dict(os.environ)
         env.setdefault("LENSGRAPH_LOG_LEVEL", "WARNING")

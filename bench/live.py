@@ -139,7 +139,7 @@ def spawn(database: str | None) -> tuple[subprocess.Popen, str, str | None]:
         database = f"sqlite:///{tmp}/bench.db"
     env = {**os.environ, "LENSGRAPH_RATE_LIMITS": "false", "LENSGRAPH_LOG_LEVEL": "WARNING"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "graph.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database],
+        [sys.executable, "-m", "graph.app.cli", "serve", "--host", "127.0.0.1", "--port", str(port), "--database", database],
         cwd=ROOT, env=env,
     )
     return proc, f"http://127.0.0.1:{port}", tmp

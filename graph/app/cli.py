@@ -78,6 +78,7 @@ def _banner(settings: Settings, port: int) -> None:
 
 
 async def _serve(settings: Settings, demo: bool) -> None:
+    from graph.app import memdebug
     from graph.app.factory import create_app, store_for
     from graph.rest.keys import SERVICES
 
@@ -88,6 +89,7 @@ async def _serve(settings: Settings, demo: bool) -> None:
         )
     store = store_for(settings)  # fails on an unsupported URL before anything starts
     app = create_app(settings, store=store)
+    memdebug.install(app)
     if demo:
 
         async def load(app: web.Application) -> None:

@@ -2,8 +2,8 @@
 
 Budgets per key (what documents describe per account) are counted in the
 store in fixed windows, so they hold across every process serving the
-database. Budgets per IP address (seed 002's) are moving windows from the
-`limits` library in each process's memory: a client's address reaches one
+database. Budgets per IP address (seed 002's) are moving windows in each
+process's memory, bounded (windows.py): a client's address reaches one
 process per connection, and these limits guard that process.
 """
 
@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from limits import RateLimitItem, RateLimitItemPerSecond
-from limits.aio.storage import MemoryStorage
-from limits.aio.strategies import MovingWindowRateLimiter
 
 from graph.rest.http import Handler, RateLimited
 from graph.rest.keys import RATE_HEADERS, SERVICES
+from graph.rest.windows import MovingWindows, Verdict
 from resolvers.core.auth import hash_key
 from storage.contract import StoreUnavailable
 
-LIMITER = web.AppKey("rate_limiter", MovingWindowRateLimiter)
+LIMITER = web.AppKey("rate_limiter", MovingWindows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,27 +33,13 @@ class Rule:
     window_seconds: int
     per: str = "key"  # "ip" or "key" (the caller's key; the IP when there is none)
 
-    def item(self) -> RateLimitItem:
-        return RateLimitItemPerSecond(self.limit, self.window_seconds)
 
-
-def new_limiter() -> MovingWindowRateLimiter:
-    return MovingWindowRateLimiter(MemoryStorage())
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    allowed: bool
-    remaining: int
-    reset_at: float  # epoch seconds
+def new_limiter() -> MovingWindows:
+    return MovingWindows()
 
 
 async def _in_memory(request: web.Request, rule: Rule, who: str) -> Verdict:
-    limiter = request.config_dict[LIMITER]
-    item = rule.item()
-    allowed = await limiter.hit(item, who, rule.prefix)
-    stats = await limiter.get_window_stats(item, who, rule.prefix)
-    return Verdict(allowed, stats.remaining, stats.reset_time)
+    return request.config_dict[LIMITER].hit(f"{who}|{rule.prefix}", rule.limit, rule.window_seconds)
 
 
 async def _shared(request: web.Request, rule: Rule, who: str) -> Verdict:

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
+from graph.schema.execution import LensGraphExecutor
 from graph.schema.live.subscriptions import LiveSubscription
 from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
@@ -84,6 +85,8 @@ def build_schema(settings: QuerySettings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        # Strawberry's executor with a fresh memo per subscription event (execution.py).
+        execution_context_class=LensGraphExecutor,
         # Factories, not instances: extensions keep per-operation state. Every step
         # before execution is bounded: length before parsing and tokens while
         # parsing (parsing.py), our limits before validation and validation's

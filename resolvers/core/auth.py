@@ -13,9 +13,9 @@ import hashlib
 import hmac
 import logging
 import secrets
-import time
 from dataclasses import dataclass
 
+from resolvers.core.cache import TTLCache
 from resolvers.core.ids import new_id
 from storage.contract import Store
 from storage.models import ApiKey, Project
@@ -26,6 +26,8 @@ log = logging.getLogger("lensgraph.auth")
 KEY_PREFIX = "lg_"
 TRACKER_PREFIX = "lgt_"
 CACHE_SECONDS = 30.0
+# Keys remembered, each way: a flood of wrong keys can fill its own cache but never evict the good keys.
+KEY_CACHE_ENTRIES = 4096
 
 
 class Unauthorized(Exception):
@@ -77,13 +79,15 @@ class Authenticator:
         self.default_project = default_project
         self._admin_hash = hash_key(admin_key) if admin_key else None
         self._project_hash = hash_key(project_key) if project_key else None
-        self._cache: dict[str, tuple[float, Principal | None]] = {}
+        self._valid: TTLCache[str, Principal] = TTLCache(KEY_CACHE_ENTRIES, CACHE_SECONDS)
+        self._invalid: TTLCache[str, bool] = TTLCache(KEY_CACHE_ENTRIES, CACHE_SECONDS)
         # Any configured key means the operator wants authentication.
         self.dev_mode = self._admin_hash is None and self._project_hash is None and not require_auth
 
     def invalidate(self) -> None:
         """After keys change: revocation takes effect at once on this replica."""
-        self._cache.clear()
+        self._valid.clear()
+        self._invalid.clear()
 
     async def authenticate(self, credential: str | None) -> Principal:
         if not credential:
@@ -103,18 +107,16 @@ class Authenticator:
         return principal
 
     async def _lookup(self, digest: str) -> Principal | None:
-        now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < CACHE_SECONDS:
-            return cached[1]
+        principal = self._valid.get(digest)
+        if principal is not None or digest in self._invalid:
+            return principal
         key = await self.store.projects.key_by_hash(digest)
-        principal = None
         # compare_digest even after an indexed lookup: equal-time for every stored hash
         if key is not None and key.revoked_at is None and hmac.compare_digest(key.hash, digest):
             principal = Principal(key.project_id, key_id=key.id)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (now, principal)
+            self._valid.put(digest, principal)
+        else:
+            self._invalid.put(digest, True)
         return principal
 
     async def authenticate_tracker(self, token: str, origin: str | None) -> tuple[Principal, Project]:

@@ -46,6 +46,13 @@ CHECKPOINT_WAIT_MS = 100  # how long that checkpoint waits for readers to finish
 # Pages a store must have room for to count as writable again: more than the 20 to 30 pages one short
 # event touches (its row, eight indexes, a search-index segment, its session), less than a batch.
 PROBE_PAGES = 64
+# Page caches, per connection. SQLite fills a cache as it reads pages and keeps them until the cap, so a
+# growing database makes the process grow to the sum of the caps: with 64 MiB for the writer and 32 per
+# reader (192 MiB), RSS grew by 20 MB a minute under the 200 events/s soak (bench/soak.py). Pages left out
+# are read back from the OS's file cache: at these caps ingest ran at the same rate (100,000 events,
+# 6,976-7,228 events/s against 6,567-6,750) and the 1000-event trace read in the same time (bench/README.md).
+WRITER_CACHE_KIB = 8 * 1024
+READER_CACHE_KIB = 4 * 1024
 
 
 class Database:
@@ -79,7 +86,7 @@ class Database:
                 conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
                 self._all_readers.append(conn)
                 await conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
-                await conn.execute("PRAGMA cache_size=-32768")
+                await conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
                 self._readers.put_nowait(conn)
         except BaseException as exc:
             await self.close()
@@ -98,7 +105,7 @@ class Database:
                 "PRAGMA synchronous=NORMAL",
                 f"PRAGMA busy_timeout={self.busy_timeout_ms}",
                 "PRAGMA temp_store=MEMORY",
-                "PRAGMA cache_size=-65536",
+                f"PRAGMA cache_size=-{WRITER_CACHE_KIB}",
             ):
                 conn.execute(pragma)
             if self.max_bytes:

@@ -16,6 +16,9 @@ from storage.sqlite.database import Database
 from storage.timeutil import from_ms, to_ms
 
 COLUMNS = "project_id, key, fingerprint, status, body, content_type, created_at, expires_at"
+# Expired records deleted by each new one: every claim adds one record and removes up to this many that
+# have expired, so the table holds about one window's worth of keys (MongoDB's TTL index does the same).
+SWEEP = 100
 
 
 def _record(row: Sequence[Any]) -> IdempotentResponse:
@@ -38,6 +41,11 @@ def remember(db: sqlite3.Connection, record: IdempotentResponse) -> IdempotentRe
     db.execute(
         "DELETE FROM idempotency WHERE project_id = ? AND key = ? AND expires_at <= ?",
         (record.project_id, record.key, to_ms(record.created_at)),
+    )
+    db.execute(
+        "DELETE FROM idempotency WHERE (project_id, key) IN"
+        " (SELECT project_id, key FROM idempotency WHERE expires_at <= ? LIMIT ?)",
+        (to_ms(record.created_at), SWEEP),
     )
     db.execute(
         f"INSERT OR IGNORE INTO idempotency ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -29,6 +29,9 @@ log = logging.getLogger("storage.sqlite")
 
 POLL_SECONDS = 0.1
 READ_LIMIT = 1000
+# Changes handed over from memory and not yet delivered. Past this the feed reads the file instead: the
+# events are there, and the fast path is only a shortcut, so memory never holds more than this many batches.
+MAX_PENDING = 64
 
 
 class SQLiteFeed:
@@ -46,7 +49,7 @@ class SQLiteFeed:
             return
         if events[-1].position <= self._last:
             return  # a read of the file delivered it already
-        if events[0].position == self._last + 1:
+        if events[0].position == self._last + 1 and len(self._pending) < MAX_PENDING:
             self._pending.append(Change(project_id, list(events), list(sessions)))
             self._last = events[-1].position
         self._wake.set()
