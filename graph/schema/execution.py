@@ -40,6 +40,6 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
     def build_per_event_executor(self, payload: Any) -> LensGraphExecutor:
         executor = super().build_per_event_executor(payload)
         for name, empty in PER_EXECUTION_MEMOS:
-            if name in vars(executor):
+            if hasattr(executor, name):
                 setattr(executor, name, empty())
         return executor  # type: ignore[return-value]
