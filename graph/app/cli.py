@@ -74,6 +74,7 @@ def _banner(settings: Settings, port: int) -> None:
         log.info("REST %-34s %s%s", family.name, base, prefix if prefix != "/" else "/")
     log.info("GraphQL %s/graphql (websocket subscriptions on the same URL)", base)
     log.info("SSE %s/stream", base)
+    log.info("API reference %s/docs, metrics %s/metrics, health %s/healthz and %s/readyz", base, base, base, base)
     log.info("LensGraph %s listening on %s (database %s)", _version(), base, redact(settings.database_url))
 
 
