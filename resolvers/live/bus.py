@@ -112,10 +112,6 @@ class Subscription:
             self._on_close(self)
             self.queue.put_nowait(_END)  # the queue always keeps room for it
 
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
     def __aiter__(self) -> Subscription:
         return self
 
