@@ -9,7 +9,7 @@ from pymongo import MongoClient
 
 from tests.mongo_server import MongoServer, new_database_name
 from tests.process.conftest import Spawn
-from tests.process.test_two_processes import post
+from tests.process.test_two_processes import event_subscription, post
 
 
 async def test_ingest_on_one_process_is_read_and_streamed_on_the_other(
@@ -20,12 +20,7 @@ async def test_ingest_on_one_process_is_read_and_streamed_on_the_other(
     a, b = await spawn(url), await spawn(url)
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
-            async with http.ws_connect(f"{b.url}/graphql", protocols=["graphql-transport-ws"]) as ws:
-                await ws.send_json({"type": "connection_init", "payload": {}})
-                assert (await ws.receive_json())["type"] == "connection_ack"
-                await ws.send_json({"id": "1", "type": "subscribe", "payload": {
-                    "query": "subscription { eventAdded { sequence sessionId payload } }"}})
-                await asyncio.sleep(0.5)  # the subscription is registered before anything is ingested
+            async with event_subscription(http, b) as ws:
                 answers = await asyncio.gather(*(post(http, a, k) for k in range(4)))
                 assert [status for status, _, _ in answers] == [201] * 4
                 # The same key sent to the other process is the first answer replayed, not a second batch.

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -97,16 +99,25 @@ async def sse_events(http: aiohttp.ClientSession, server: ServerProcess, want: i
     return got
 
 
+@contextlib.asynccontextmanager
+async def event_subscription(
+    http: aiohttp.ClientSession, server: ServerProcess
+) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+    """An eventAdded subscription on the server, registered (after a pause) before the caller ingests."""
+    async with http.ws_connect(f"{server.url}/graphql", protocols=["graphql-transport-ws"]) as ws:
+        await ws.send_json({"type": "connection_init", "payload": {}})
+        assert (await ws.receive_json())["type"] == "connection_ack"
+        await ws.send_json({"id": "1", "type": "subscribe", "payload": {
+            "query": "subscription { eventAdded { sequence sessionId payload } }"}})
+        await asyncio.sleep(0.5)
+        yield ws
+
+
 async def test_live_events_ingested_through_one_process_reach_the_others_sse_and_subscriptions(spawn: Spawn) -> None:
     a, b = await spawn(), await spawn()
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as http:
         sse = asyncio.create_task(sse_events(http, b, 15))
-        async with http.ws_connect(f"{b.url}/graphql", protocols=["graphql-transport-ws"]) as ws:
-            await ws.send_json({"type": "connection_init", "payload": {}})
-            assert (await ws.receive_json())["type"] == "connection_ack"
-            await ws.send_json({"id": "1", "type": "subscribe", "payload": {
-                "query": "subscription { eventAdded { sequence sessionId payload } }"}})
-            await asyncio.sleep(0.5)  # both streams are open before anything is ingested
+        async with event_subscription(http, b) as ws:  # both streams are open before anything is ingested
             for k in range(3):
                 status, _, _ = await post(http, a, k)
                 assert status == 201
