@@ -17,7 +17,9 @@ def canonical(event: Event, prev_hash: str | None) -> bytes:
         {
             "id": event.id,
             "sessionId": event.session_id,
-            "agentId": event.agent_id,
+            # The actor: the agent of a trace step, the user of a tracked event (before schema
+            # version 3 the tracker kept its user in agent_id, so old chains still verify).
+            "agentId": event.agent_id if event.agent_id is not None else event.user_id,
             "eventType": event.type,
             "severity": event.severity,
             "timestamp": iso_ms(event.timestamp),

@@ -86,6 +86,13 @@ class BatchPlanner:
     def _apply(session: Session, event: Event, hint: Lifecycle | None) -> None:
         if event.agent_id and not session.agent_id:
             session.agent_id = event.agent_id
+        if event.user_id and not session.user_id:
+            session.user_id = event.user_id
+        if event.path is not None:  # a page seen: the session's entry and exit pages, by event time
+            if session.entry_path is None or event.timestamp < session.started_at:
+                session.entry_path = event.path
+            if session.exit_path is None or session.last_event_at is None or event.timestamp >= session.last_event_at:
+                session.exit_path = event.path
         session.started_at = min(session.started_at, event.timestamp)
         if session.last_event_at is None or event.timestamp > session.last_event_at:
             session.last_event_at = event.timestamp

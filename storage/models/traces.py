@@ -48,6 +48,10 @@ class Session(BaseModel):
     chain_seq: int = 0
     # Fixed by the session's first write: "agent" (a trace) or "tracker" (a visitor's product events).
     kind: str = "agent"
+    # Tracked sessions (kind "tracker"): the visitor, and the first and last page path seen.
+    user_id: str | None = None
+    entry_path: str | None = None
+    exit_path: str | None = None
 
     @property
     def cost_usd(self) -> Decimal:
@@ -78,10 +82,37 @@ class Event(BaseModel):
     hash: str | None = None
     # Commit order across the store, assigned at commit: what live streams resume from.
     position: int = 0
+    # "agent" (a step of an agent's trace) or "tracker" (a product event from a site or app).
+    kind: str = "agent"
+    # Product context, set on tracked events (None on agent steps): who, where from, on what.
+    # user_id is the product's user, distinct from agent_id; anonymous_id the device before identify.
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    url: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    referrer_domain: str | None = None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+    utm_term: str | None = None
+    utm_content: str | None = None
+    device: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    country: str | None = None
 
     @property
     def cost_usd(self) -> Decimal | None:
         return None if self.cost_nanos is None else nanos_to_usd(self.cost_nanos)
+
+
+# The event columns analytics reads besides the trace's own, in storage order.
+PRODUCT_FIELDS: tuple[str, ...] = (
+    "kind", "user_id", "anonymous_id", "url", "path", "referrer", "referrer_domain",
+    "utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content",
+    "device", "browser", "os", "country",
+)
 
 
 class Agent(BaseModel):

@@ -97,10 +97,24 @@ class Mongo:
             )
         for name, indexes in INDEXES.items():
             await self.db[name].create_indexes(indexes)
+        if version < 3:
+            await self._product_fields()
         if version < SCHEMA_VERSION:
             # $max: two processes starting together, or an older one starting later, never lower it.
             await meta.update_one({"_id": "schema"}, {"$max": {"version": SCHEMA_VERSION}}, upsert=True)
 
+    async def _product_fields(self) -> None:
+        """Version 3: events carry their kind, and tracked events their user apart from agent_id.
+
+        Idempotent, so two processes migrating together (or a crash half-way) leave it right.
+        """
+        events = self.db[EVENTS]
+        async for doc in events.find({"metadata.source": "tracker", "kind": {"$ne": "tracker"}}, {"agent_id": 1}):
+            await events.update_one(
+                {"_id": doc["_id"], "kind": {"$ne": "tracker"}},
+                {"$set": {"kind": "tracker", "user_id": doc.get("agent_id"), "agent_id": None}},
+            )
+        await events.update_many({"kind": {"$exists": False}}, {"$set": {"kind": "agent"}})
 
     def _connect(self) -> AsyncMongoClient[dict[str, Any]]:
         options = {k.lower() for k in parse_qs(urlsplit(self.url).query)}

@@ -18,7 +18,8 @@ PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
 RATE_WINDOWS = "rate_windows"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
-SCHEMA_VERSION = 2
+# Version 3: events carry kind and product context (see Mongo._product_fields).
+SCHEMA_VERSION = 3
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}

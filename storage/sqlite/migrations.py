@@ -168,7 +168,37 @@ CREATE TABLE IF NOT EXISTS rate_windows (
 CREATE INDEX IF NOT EXISTS rate_windows_by_expiry ON rate_windows (expires_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2)
+# Version 3: product analytics. Events keep their kind (agent step or tracked product event) and the
+# product context analytics slices by: the product's user apart from the agent, the anonymous id,
+# page, referrer, UTM, device, browser, OS and country. Tracked events written before version 3
+# are recognised by their metadata and their user moved out of agent_id.
+V3 = """
+ALTER TABLE events ADD COLUMN kind TEXT NOT NULL DEFAULT 'agent';
+ALTER TABLE events ADD COLUMN user_id TEXT;
+ALTER TABLE events ADD COLUMN anonymous_id TEXT;
+ALTER TABLE events ADD COLUMN url TEXT;
+ALTER TABLE events ADD COLUMN path TEXT;
+ALTER TABLE events ADD COLUMN referrer TEXT;
+ALTER TABLE events ADD COLUMN referrer_domain TEXT;
+ALTER TABLE events ADD COLUMN utm_source TEXT;
+ALTER TABLE events ADD COLUMN utm_medium TEXT;
+ALTER TABLE events ADD COLUMN utm_campaign TEXT;
+ALTER TABLE events ADD COLUMN utm_term TEXT;
+ALTER TABLE events ADD COLUMN utm_content TEXT;
+ALTER TABLE events ADD COLUMN device TEXT;
+ALTER TABLE events ADD COLUMN browser TEXT;
+ALTER TABLE events ADD COLUMN os TEXT;
+ALTER TABLE events ADD COLUMN country TEXT;
+UPDATE events SET kind = 'tracker', user_id = agent_id, agent_id = NULL
+    WHERE json_extract(metadata, '$.source') = 'tracker';
+-- Tracked sessions: their visitor and first and last page, what session reports group by.
+ALTER TABLE sessions ADD COLUMN user_id TEXT;
+ALTER TABLE sessions ADD COLUMN entry_path TEXT;
+ALTER TABLE sessions ADD COLUMN exit_path TEXT;
+UPDATE sessions SET user_id = agent_id, agent_id = NULL WHERE kind = 'tracker';
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

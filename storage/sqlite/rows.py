@@ -8,22 +8,27 @@ from typing import Any
 import orjson
 
 from storage.models import Agent, Event, Session, SessionStatus
+from storage.models.traces import PRODUCT_FIELDS
 from storage.search import search_text
 from storage.timeutil import from_ms, to_ms
 
 EVENT_COLUMNS = (
     "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
-    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, prev_hash, hash, rowid"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, prev_hash, hash, rowid, "
+    + ", ".join(PRODUCT_FIELDS)
 )
 # The rowid is assigned explicitly by the single writer, so it is the commit order.
 INSERT_EVENT_COLUMNS = (
     "rowid, project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
-    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, search_text, prev_hash, hash"
+    " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, search_text, prev_hash, hash, "
+    + ", ".join(PRODUCT_FIELDS)
 )
+INSERT_EVENT_WIDTH = 21 + len(PRODUCT_FIELDS)
+_PRODUCT_END = 20 + len(PRODUCT_FIELDS)  # grouped reads append a row number after
 SESSION_COLUMNS = (
     "project_id, id, agent_id, agent_name, status, started_at, ended_at, last_event_at, metadata,"
     " tags, event_count, error_count, tool_call_count, llm_call_count, tokens_in, tokens_out,"
-    " cost_nanos, processing_ms, chain_head, chain_seq, kind"
+    " cost_nanos, processing_ms, chain_head, chain_seq, kind, user_id, entry_path, exit_path"
 )
 AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
 
@@ -51,6 +56,7 @@ def _event(row: Sequence[Any]) -> Event:
         prev_hash=row[17],
         hash=row[18],
         position=row[19],
+        **dict(zip(PRODUCT_FIELDS, row[20:_PRODUCT_END], strict=True)),
     )
 
 
@@ -77,6 +83,9 @@ def _session(row: Sequence[Any]) -> Session:
         chain_head=row[18],
         chain_seq=row[19],
         kind=row[20],
+        user_id=row[21],
+        entry_path=row[22],
+        exit_path=row[23],
     )
 
 
@@ -115,6 +124,7 @@ def _event_row(e: Event, prepared: tuple[bytes, bytes, str]) -> tuple:
         text,
         e.prev_hash,
         e.hash,
+        *(getattr(e, name) for name in PRODUCT_FIELDS),
     )
 
 
@@ -141,4 +151,7 @@ def _session_row(s: Session) -> tuple:
         s.chain_head,
         s.chain_seq,
         s.kind,
+        s.user_id,
+        s.entry_path,
+        s.exit_path,
     )

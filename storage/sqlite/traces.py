@@ -16,6 +16,7 @@ from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
     INSERT_EVENT_COLUMNS,
+    INSERT_EVENT_WIDTH,
     SESSION_COLUMNS,
     _event,
     _event_row,
@@ -106,7 +107,7 @@ class SQLiteTraces(TraceReads):
             event.position = last + offset
 
         db.executemany(
-            f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(21)})",
+            f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(INSERT_EVENT_WIDTH)})",
             [_event_row(e, prepared[e.id]) for e in result.events],
         )
         db.execute(

@@ -89,22 +89,31 @@ async def test_indexes_are_created_idempotently(mongo_server: MongoServer, open_
 # -- migrations ------------------------------------------------------------------------
 
 
-async def test_a_version_1_database_opens_and_is_recorded_as_version_2(
+async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
     mongo_server: MongoServer, open_mongo: OpenStore
 ) -> None:
-    # Version 1 is today's layout without the version document: write data, then remove the document.
+    # Version 1 is today's layout without the version document and without the product fields:
+    # write data, then take those away as the old code never wrote them.
     old = await open_mongo(mongo_server)
     await old.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P))
+    tracked = ev(0, session="visitor")
+    tracked.agent_id, tracked.metadata = "user-7", {"source": "tracker"}
+    await old.traces.commit_batch(P, [tracked], BatchPlanner(P))
     await old.mongo.db.drop_collection(META)
+    await old.mongo.db[EVENTS].update_many({}, {"$unset": {"kind": "", "user_id": ""}})
     assert await old.mongo.db[META].find_one({"_id": "schema"}) is None
 
     upgraded = await open_mongo(mongo_server, old.database_name)
-    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 2}
-    assert SCHEMA_VERSION == 2
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 3}
+    assert SCHEMA_VERSION == 3
+    (moved,) = await upgraded.traces.session_chain(P, "visitor")
+    assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
+    kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}
+    assert kinds == {"agent"}
     chain = await upgraded.traces.session_chain(P, "s1")
     assert [e.id for e in chain] == ["s1-e0000", "s1-e0001", "s1-e0002"] and verify(chain)
     more = await upgraded.traces.commit_batch(P, [ev(3)], BatchPlanner(P))
-    assert [(e.seq, e.position) for e in more.inserted] == [(4, 4)]
+    assert [(e.seq, e.position) for e in more.inserted] == [(4, 5)]  # positions 1-4 taken, visitor one of them
 
 
 async def test_a_database_from_a_newer_version_is_refused(mongo_server: MongoServer, open_mongo: OpenStore) -> None:
@@ -117,7 +126,7 @@ async def test_a_database_from_a_newer_version_is_refused(mongo_server: MongoSer
     assert "\n" not in message
     assert message == (
         f"MongoDB database {name!r} at {MongoStore(mongo_server.url(name)).hosts} has schema version 99, newer than "
-        "this LensGraph's 2: upgrade LensGraph"
+        f"this LensGraph's {SCHEMA_VERSION}: upgrade LensGraph"
     )
     async with AsyncMongoClient(mongo_server.base_url) as client:
         db = client.get_database(name)

@@ -42,6 +42,16 @@ def write_version_1(path: Path) -> list[Event]:
             (seq, e.id, to_ms(e.timestamp), to_ms(T0), seq, orjson.dumps(e.payload), f"{seq}\nhéllo", e.prev_hash,
              e.hash),
         )
+    # The tracker kept its user in agent_id, chained as such.
+    tracked = Event(project_id="p", id="t1", session_id="visit", agent_id="user-9", type="page_view",
+                    timestamp=T0, received_at=T0, seq=1, metadata={"source": "tracker"})
+    tracked.hash = event_hash(tracked, None)
+    db.execute(
+        "INSERT INTO events (rowid, project_id, id, session_id, agent_id, type, severity, ts, received_at, seq,"
+        " payload, metadata, search_text, prev_hash, hash) VALUES (4, 'p', 't1', 'visit', 'user-9', 'page_view',"
+        " 'info', ?, ?, 1, '{}', '{\"source\": \"tracker\"}', '', NULL, ?)",
+        (to_ms(T0), to_ms(T0), tracked.hash),
+    )
     db.execute(
         "INSERT INTO sessions VALUES ('p', 's1', 'a', 'Agent A', 'completed', ?, ?, ?, '{\"env\": \"prod\"}', '[]',"
         " 3, 0, 0, 0, 10, 20, 1500000000, 0.0, ?, 3)",
@@ -66,6 +76,10 @@ async def test_a_version_1_database_is_migrated_and_reads_back(tmp_path: Path) -
         assert found.total == 3
         listed = await store.traces.find_sessions("p", SessionQuery(statuses=("completed",)), Page())
         assert [s.id for s in listed.items] == ["s1"]
+        # Version 3: the tracked event's user moves out of agent_id, and its chain still verifies.
+        (visit,) = await store.traces.session_chain("p", "visit")
+        assert (visit.kind, visit.user_id, visit.agent_id) == ("tracker", "user-9", None) and verify([visit])
+        assert {e.kind for e in chain} == {"agent"} and all(e.user_id is None for e in chain)
     finally:
         await store.close()
     db = sqlite3.connect(path)

@@ -62,7 +62,7 @@ def event_json(e: Event) -> EventOut:
         "id": e.id,
         "event": e.type,
         "session_id": e.session_id,
-        "user_id": e.agent_id,
+        "user_id": e.user_id,
         "properties": e.payload,
         "timestamp": iso_ms(e.timestamp),
     }
@@ -95,12 +95,13 @@ def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], receive
             project_id=project_id,
             id=new_id(),
             session_id=item.session_id or (f"user-{item.user_id}" if item.user_id else "anonymous"),
-            agent_id=item.user_id,
             type=item.event,
             timestamp=item.timestamp or received,
             received_at=received,
             payload=item.properties,
             metadata={"source": "tracker"},
+            kind=TRACKER,
+            user_id=item.user_id,
         )
     )
 
