@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from storage.contract.analytics import AnalyticsStore
 from storage.contract.common import (
     CommitConflict,
     Conflict,
@@ -48,6 +49,8 @@ class Store(Protocol):
     def counters(self) -> CounterStore: ...
     @property
     def live(self) -> ChangeFeed: ...
+    @property
+    def analytics(self) -> AnalyticsStore: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
@@ -65,6 +68,7 @@ class Store(Protocol):
 
 
 __all__ = [
+    "AnalyticsStore",
     "BatchPlan",
     "Change",
     "ChangeFeed",

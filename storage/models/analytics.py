@@ -143,3 +143,107 @@ class StepRow:
     step: int  # index of the first step this event matches
     at_ms: int
     breakdown: Any = None
+
+
+# -- what both backends share: validation, the percentile rank, the float rule ------------------------------
+
+# Every float in Row.values is rounded to this many significant digits by both backends: SQLite and MongoDB
+# add floats in different orders, so sums and averages may differ in their last bits. Integers are exact and
+# left alone; group keys are stored values and never rounded.
+FLOAT_DIGITS = 10
+# Nearest rank: the ceil(p * n)-th smallest value, p * n taken less this much first, so that p = 0.3 over
+# 10 values is the 3rd (0.3 * 10 is 3.0000000000000004 in floating point), not the 4th.
+RANK_EPSILON = 1e-9
+NUMBER_FIELDS = {"events": frozenset(EVENT_NUMBER_FIELDS), "sessions": frozenset(SESSION_NUMBER_FIELDS)}
+STEP_ACTORS = ("user_id", "anonymous_id", "session_id")
+
+
+def rounded(value: Any) -> Any:
+    """A metric value as both backends return it: floats to FLOAT_DIGITS significant digits."""
+    if isinstance(value, float) and value == value and value not in (float("inf"), float("-inf")):
+        return float(f"{value:.{FLOAT_DIGITS}g}")
+    return value
+
+
+def percentile_rank(p: float, n: int) -> int:
+    """The 1-based nearest rank of the p-th percentile among n values (n > 0); the backends compute the same."""
+    x = p * n - RANK_EPSILON
+    return max(1, int(x) + (1 if x > int(x) else 0))
+
+
+def is_number_ref(source: Source, ref: Ref) -> bool:
+    return ref.kind == "field" and ref.name in NUMBER_FIELDS[source]
+
+
+def check_ref(source: Source, ref: Ref) -> None:
+    if ref.kind == "field":
+        if ref.name not in FIELDS[source]:
+            raise ValueError(f"unknown {source} field {ref.name!r}")
+    elif ref.kind != "property" or not isinstance(ref.name, str):
+        raise ValueError(f"bad reference {ref!r}")
+
+
+def check_filter(source: Source, f: Filter) -> None:
+    check_ref(source, f.ref)
+    scalar = (str, int, float, bool, type(None))
+    if f.op in ("eq", "neq"):
+        ok = isinstance(f.value, scalar)
+    elif f.op == "in":
+        ok = isinstance(f.value, tuple | list) and all(isinstance(v, scalar) for v in f.value)
+    elif f.op == "contains":
+        ok = isinstance(f.value, str)
+    elif f.op in ("gt", "gte", "lt", "lte"):
+        ok = isinstance(f.value, str | int | float | datetime) and not isinstance(f.value, bool)
+    elif f.op == "exists":
+        ok = isinstance(f.value, bool)
+    else:
+        raise ValueError(f"unknown operator {f.op!r}")
+    if not ok:
+        raise ValueError(f"{f.op} cannot take {f.value!r}")
+
+
+def check_query(query: AnalyticsQuery) -> None:
+    """What both compilers refuse alike (ValueError): unknown fields, operators, buckets or metrics."""
+    if query.source not in FIELDS:
+        raise ValueError(f"unknown source {query.source!r}")
+    for f in query.filters:
+        check_filter(query.source, f)
+    for g in query.group_by:
+        if (g.ref is None) == (g.bucket is None):
+            raise ValueError("a group is by exactly one of ref or bucket")
+        if g.ref is not None:
+            check_ref(query.source, g.ref)
+        elif g.bucket not in ("hour", "day", "week", "month", "hour_of_day", "day_of_week"):
+            raise ValueError(f"unknown bucket {g.bucket!r}")
+    for m in query.metrics:
+        if m.kind in ("sum", "avg", "min", "max", "percentile"):
+            if m.ref is None:
+                raise ValueError(f"{m.kind} needs a ref")
+            check_ref(query.source, m.ref)
+        elif m.kind == "rate":
+            for f in m.where:
+                check_filter(query.source, f)
+        elif m.kind not in ("count", "unique_users", "unique_sessions"):
+            raise ValueError(f"unknown metric {m.kind!r}")
+        if m.kind == "percentile" and not (m.p is not None and 0 < m.p <= 1):
+            raise ValueError("percentile needs 0 < p <= 1")
+    for o in query.order_by:
+        if (o.metric is None) == (o.group is None):
+            raise ValueError("an order is by exactly one of metric or group")
+        if o.metric is not None and not 0 <= o.metric < len(query.metrics):
+            raise ValueError(f"no metric {o.metric}")
+        if o.group is not None and not 0 <= o.group < len(query.group_by):
+            raise ValueError(f"no group {o.group}")
+    if query.limit < 0:
+        raise ValueError("limit must not be negative")
+
+
+def check_steps(query: StepQuery) -> None:
+    if query.actor not in STEP_ACTORS:
+        raise ValueError(f"actor must be one of {', '.join(STEP_ACTORS)}")
+    for f in (*query.filters, *(f for step in query.steps for f in step)):
+        check_filter("events", f)
+    if query.breakdown is not None:
+        check_ref("events", query.breakdown)
+    if query.limit < 0:
+        raise ValueError("limit must not be negative")

@@ -23,7 +23,7 @@ import contextlib
 import logging
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -254,7 +254,7 @@ class Database:
         finally:
             self._readers.put_nowait(conn)
 
-    async def fetch(self, sql: str, args: Sequence[Any]) -> list[Sequence[Any]]:
+    async def fetch(self, sql: str, args: Sequence[Any] | Mapping[str, Any]) -> list[Sequence[Any]]:
         async with self.reader() as conn:
             try:
                 return list(await conn.execute_fetchall(sql, args))

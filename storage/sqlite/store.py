@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from storage.sqlite.analytics import SQLiteAnalytics
 from storage.sqlite.counters import SQLiteCounters
 from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
 from storage.sqlite.idempotency import SQLiteIdempotency
@@ -23,6 +24,7 @@ class SQLiteStore:
         self.projects = SQLiteProjects(self.db)
         self.idempotency = SQLiteIdempotency(self.db)
         self.counters = SQLiteCounters(self.db)
+        self.analytics = SQLiteAnalytics(self.db)
 
     async def start(self) -> None:
         await self.db.open()

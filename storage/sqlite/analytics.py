@@ -1,0 +1,326 @@
+"""Analytics on SQLite: an AnalyticsQuery compiled to one parameterised statement, a StepQuery to one SELECT.
+
+storage/models/analytics.py holds the semantics; this module only spells them in SQL.
+
+Every value the caller names is bound as a named parameter, property keys included:
+a key is turned into a JSON path (`$."key"`) only when it has none of the characters
+a path would have to escape (quote, backslash, control characters); any other key is
+looked up with json_each, which compares keys exactly. Field names and buckets come
+from fixed lists, never from the query's text.
+
+An aggregate reads in up to three layers: the rows (group keys and each metric's input,
+read once per row), a window layer when a percentile needs row numbers, and the groups.
+A property group key is the property's JSON text (so 1, 1.0, "1" and true stay apart;
+a JSON null and a missing key are both NULL), decoded with orjson; its order is the
+MongoDB one: null, numbers, strings, objects, arrays, booleans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from storage.models.analytics import (
+    RANK_EPSILON,
+    AnalyticsQuery,
+    Filter,
+    Metric,
+    Ref,
+    Row,
+    Source,
+    StepQuery,
+    StepRow,
+    check_query,
+    check_steps,
+    is_number_ref,
+    rounded,
+)
+from storage.sqlite.database import Database
+from storage.timeutil import to_ms
+
+HOUR, DAY, WEEK = 3_600_000, 86_400_000, 604_800_000
+TABLE = {"events": "events", "sessions": "sessions"}
+TIME = {"events": "ts", "sessions": "started_at"}
+CONTAINER = {"events": "payload", "sessions": "metadata"}  # where properties live
+# Field name -> column expression; the rest are their own column.
+COLUMNS: dict[Source, dict[str, str]] = {
+    "events": {"timestamp": "ts"},
+    "sessions": {"duration_ms": "(ended_at - started_at)"},
+}
+_PLAIN_KEY_BAD = {'"', "\\"}
+
+
+def _posmod(expr: str, unit: int) -> str:
+    return f"((({expr}) % {unit}) + {unit}) % {unit}"
+
+
+def _bucket(bucket: str, ts: str) -> str:
+    if bucket == "hour":
+        return f"({ts} - {_posmod(ts, HOUR)})"
+    if bucket == "day":
+        return f"({ts} - {_posmod(ts, DAY)})"
+    if bucket == "week":  # 1970-01-01 was a Thursday: Monday is 3 days before
+        return f"({ts} - {_posmod(f'{ts} + {3 * DAY}', WEEK)})"
+    if bucket == "month":
+        seconds = f"(({ts} - {_posmod(ts, 1000)}) / 1000)"
+        return f"(CAST(strftime('%s', {seconds}, 'unixepoch', 'start of month') AS INTEGER) * 1000)"
+    if bucket == "hour_of_day":
+        return f"({_posmod(ts, DAY)} / {HOUR})"
+    if bucket == "day_of_week":  # 0 = Sunday; day 0 was a Thursday (4)
+        return f"({_posmod(f'({ts} - {_posmod(ts, DAY)}) / {DAY} + 4', 7)})"
+    raise ValueError(f"unknown bucket {bucket!r}")
+
+
+# Order of a property's JSON text as MongoDB orders BSON values: null, numbers, strings, objects, arrays, booleans.
+def _json_rank(g: str) -> str:
+    return (
+        f"CASE WHEN {g} IS NULL THEN 0 WHEN substr({g}, 1, 1) = '\"' THEN 2 WHEN substr({g}, 1, 1) = '{{' THEN 3"
+        f" WHEN substr({g}, 1, 1) = '[' THEN 4 WHEN {g} IN ('true', 'false') THEN 5 ELSE 1 END"
+    )
+
+
+def _json_value(g: str) -> str:
+    return (
+        f"CASE WHEN substr({g}, 1, 1) IN ('{{', '[') THEN {g} WHEN {g} IN ('true', 'false') THEN {g} = 'true'"
+        f" ELSE {g} ->> '$' END"
+    )
+
+
+def _decode(text: Any) -> Any:
+    return None if text is None else orjson.loads(text)
+
+
+@dataclass
+class _Sql:
+    """Named parameters collected while compiling."""
+
+    args: dict[str, Any] = field(default_factory=dict)
+
+    def bind(self, value: Any) -> str:
+        name = f"p{len(self.args)}"
+        self.args[name] = value
+        return f":{name}"
+
+
+class _Compiler:
+    def __init__(self, source: Source) -> None:
+        self.source: Source = source
+        self.sql = _Sql()
+        self._keys: dict[str, str] = {}
+
+    # -- reading one ref ---------------------------------------------------
+
+    def column(self, ref: Ref) -> str:
+        return COLUMNS[self.source].get(ref.name, ref.name)
+
+    def _key(self, name: str) -> tuple[bool, str]:
+        """(as a path?, the bound path or key) for a property."""
+        plain = not any(c in _PLAIN_KEY_BAD or ord(c) < 0x20 for c in name)
+        value = f'$."{name}"' if plain else name
+        if value not in self._keys:
+            self._keys[value] = self.sql.bind(value)
+        return plain, self._keys[value]
+
+    def _prop(self, ref: Ref, what: str) -> str:
+        """what: 'json' (JSON text or NULL), 'type' (json_type) or 'sql' (the SQL value, ->>)."""
+        c = CONTAINER[self.source]
+        plain, key = self._key(ref.name)
+        if plain:
+            return {"json": f"({c} -> {key})", "type": f"json_type({c}, {key})", "sql": f"({c} ->> {key})"}[what]
+        column = {
+            "json": "CASE WHEN type = 'text' THEN json_quote(atom) WHEN type IN ('object', 'array') THEN value"
+            " WHEN type IN ('true', 'false', 'null') THEN type ELSE CAST(value AS TEXT) END",
+            "type": "type",
+            "sql": "CASE WHEN type IN ('object', 'array') THEN value ELSE atom END",
+        }[what]
+        return f"(SELECT {column} FROM json_each({c}) WHERE key = {key})"
+
+    def group_value(self, ref: Ref) -> str:
+        """A group key: the column, or a property's JSON text (NULL for null or missing)."""
+        if ref.kind == "field":
+            return self.column(ref)
+        return f"NULLIF({self._prop(ref, 'json')}, 'null')"
+
+    def number(self, ref: Ref) -> str:
+        """The ref's number, NULL for anything else."""
+        if ref.kind == "field":
+            return self.column(ref) if is_number_ref(self.source, ref) else "NULL"
+        return f"(CASE WHEN {self._prop(ref, 'type')} IN ('integer', 'real') THEN {self._prop(ref, 'sql')} END)"
+
+    def string(self, ref: Ref) -> str:
+        if ref.kind == "field":
+            return "NULL" if is_number_ref(self.source, ref) else self.column(ref)
+        return f"(CASE WHEN {self._prop(ref, 'type')} = 'text' THEN {self._prop(ref, 'sql')} END)"
+
+    def is_null(self, ref: Ref) -> str:
+        if ref.kind == "field":
+            return f"({self.column(ref)} IS NULL)"
+        return f"({self._prop(ref, 'sql')} IS NULL)"
+
+    # -- filters: each is 1 or 0, never NULL --------------------------------
+
+    def _eq(self, ref: Ref, value: Any) -> str:
+        if value is None:
+            return self.is_null(ref)
+        if isinstance(value, bool):
+            if ref.kind == "field":
+                return "0"
+            return f"COALESCE({self._prop(ref, 'type')} = {self.sql.bind('true' if value else 'false')}, 0)"
+        if isinstance(value, int | float):
+            return f"COALESCE({self.number(ref)} = {self.sql.bind(value)}, 0)"
+        return f"COALESCE({self.string(ref)} = {self.sql.bind(value)}, 0)"
+
+    def condition(self, f: Filter) -> str:
+        value: Any = to_ms(f.value) if isinstance(f.value, datetime) else f.value
+        if f.op == "eq":
+            return self._eq(f.ref, value)
+        if f.op == "neq":
+            return f"(NOT {self._eq(f.ref, value)})"
+        if f.op == "in":
+            return "(" + " OR ".join(self._eq(f.ref, v) for v in value) + ")" if value else "0"
+        if f.op == "exists":
+            return f"(NOT {self.is_null(f.ref)})" if value else self.is_null(f.ref)
+        if f.op == "contains":
+            return f"COALESCE(instr({self.string(f.ref)}, {self.sql.bind(value)}) > 0, 0)"
+        op = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
+        read = self.string(f.ref) if isinstance(value, str) else self.number(f.ref)
+        return f"COALESCE({read} {op} {self.sql.bind(value)}, 0)"
+
+    def all_of(self, filters: tuple[Filter, ...]) -> str:
+        return " AND ".join(self.condition(f) for f in filters) if filters else "1"
+
+    def where(self, project_id: str, start: datetime, end: datetime, filters: tuple[Filter, ...]) -> str:
+        time = TIME[self.source]
+        parts = [
+            f"project_id = {self.sql.bind(project_id)}",
+            f"{time} >= {self.sql.bind(to_ms(start))}",
+            f"{time} < {self.sql.bind(to_ms(end))}",
+            *(self.condition(f) for f in filters),
+        ]
+        return " AND ".join(parts)
+
+
+def _rank(p: str, n: str) -> str:
+    """percentile_rank(p, n) in SQL."""
+    x = f"({p} * {n} - {RANK_EPSILON!r})"
+    return f"MAX(1, CAST({x} AS INTEGER) + ({x} > CAST({x} AS INTEGER)))"
+
+
+def compile_aggregate(query: AnalyticsQuery) -> tuple[str, dict[str, Any]]:
+    check_query(query)
+    c = _Compiler(query.source)
+    time = TIME[query.source]
+    inner: list[str] = []
+    groups: list[str] = []
+    for i, g in enumerate(query.group_by):
+        expr = c.group_value(g.ref) if g.ref is not None else _bucket(g.bucket or "", time)
+        inner.append(f"{expr} AS g{i}")
+        groups.append(f"g{i}")
+    windows: list[str] = []
+    outer: list[str] = []
+    for j, m in enumerate(query.metrics):
+        outer.append(_metric(c, m, j, inner, windows, groups))
+    source = f"SELECT {', '.join(inner) or '1'} FROM {TABLE[query.source]} WHERE " + c.where(
+        query.project_id, query.start, query.end, query.filters
+    )
+    if windows:
+        source = f"SELECT *, {', '.join(windows)} FROM ({source})"
+    select = [*groups, *outer]
+    sql = f"SELECT {', '.join(select)} FROM ({source})"
+    if groups:
+        sql += f" GROUP BY {', '.join(groups)} ORDER BY {', '.join(_order(query))}"
+    sql += f" LIMIT {c.sql.bind(query.limit)}"
+    return sql, c.sql.args
+
+
+def _metric(c: _Compiler, m: Metric, j: int, inner: list[str], windows: list[str], groups: list[str]) -> str:
+    if m.kind == "count":
+        return "COUNT(*)"
+    if m.kind == "unique_users":
+        inner.append(f"user_id AS v{j}")
+        return f"COUNT(DISTINCT v{j})"
+    if m.kind == "unique_sessions":
+        inner.append(f"{'session_id' if c.source == 'events' else 'id'} AS v{j}")
+        return f"COUNT(DISTINCT v{j})"
+    if m.kind == "rate":
+        inner.append(f"({c.all_of(m.where)}) AS v{j}")
+        return f"CASE WHEN COUNT(*) = 0 THEN NULL ELSE CAST(SUM(v{j}) AS REAL) / COUNT(*) END"
+    assert m.ref is not None
+    inner.append(f"{c.number(m.ref)} AS v{j}")
+    if m.kind in ("sum", "avg", "min", "max"):
+        return f"{m.kind.upper()}(v{j})"
+    # percentile: number the group's values in order, then take the nearest rank
+    partition = ", ".join(groups)
+    by_group = f"PARTITION BY {partition}" if partition else ""
+    windows.append(
+        f"ROW_NUMBER() OVER (PARTITION BY {partition + ', ' if partition else ''}v{j} IS NULL ORDER BY v{j}) AS r{j}"
+    )
+    windows.append(f"COUNT(v{j}) OVER ({by_group}) AS n{j}")
+    return f"MAX(CASE WHEN v{j} IS NOT NULL AND r{j} = {_rank(c.sql.bind(float(m.p or 0)), f'n{j}')} THEN v{j} END)"
+
+
+def _order(query: AnalyticsQuery) -> list[str]:
+    def group_terms(i: int, direction: str) -> list[str]:
+        g = query.group_by[i]
+        if g.ref is not None and g.ref.kind == "property":
+            # type rank, value, then the text itself (1 before 1.0, as MongoDB's int before double)
+            return [f"{_json_rank(f'g{i}')} {direction}", f"{_json_value(f'g{i}')} {direction}", f"g{i} {direction}"]
+        return [f"g{i} {direction}"]
+
+    terms: list[str] = []
+    for o in query.order_by:
+        direction = "DESC" if o.descending else "ASC"
+        if o.metric is not None:
+            terms.append(f"{o.metric + len(query.group_by) + 1} {direction}")
+        elif o.group is not None:
+            terms.extend(group_terms(o.group, direction))
+    for i in range(len(query.group_by)):
+        terms.extend(group_terms(i, "ASC"))
+    return terms
+
+
+def compile_steps(query: StepQuery) -> tuple[str, dict[str, Any]]:
+    check_steps(query)
+    c = _Compiler("events")
+    cases = " ".join(f"WHEN {c.all_of(step)} THEN {i}" for i, step in enumerate(query.steps))
+    any_step = " OR ".join(f"({c.all_of(step)})" for step in query.steps)
+    breakdown = c.group_value(query.breakdown) if query.breakdown is not None else "NULL"
+    where = c.where(query.project_id, query.start, query.end, query.filters)
+    sql = (
+        f"SELECT {query.actor}, CASE {cases} END, ts, {breakdown} FROM events"
+        f" WHERE {where} AND {query.actor} IS NOT NULL AND ({any_step})"
+        f" ORDER BY {query.actor}, ts, rowid LIMIT {c.sql.bind(query.limit)}"
+    )
+    return sql, c.sql.args
+
+
+class SQLiteAnalytics:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def aggregate(self, query: AnalyticsQuery) -> list[Row]:
+        sql, args = compile_aggregate(query)
+        rows = await self.db.fetch(sql, args)
+        width = len(query.group_by)
+        decoders = [
+            _decode if g.ref is not None and g.ref.kind == "property" else None for g in query.group_by
+        ]
+        out = []
+        for row in rows:
+            keys = tuple(d(v) if d else v for d, v in zip(decoders, row[:width], strict=True))
+            out.append(Row(keys=keys, values=tuple(rounded(v) for v in row[width:])))
+        return out
+
+    async def steps(self, query: StepQuery) -> list[StepRow]:
+        if not query.steps:
+            return []
+        sql, args = compile_steps(query)
+        rows = await self.db.fetch(sql, args)
+        decode = query.breakdown is not None and query.breakdown.kind == "property"
+        return [
+            StepRow(actor=actor, step=step, at_ms=at, breakdown=_decode(b) if decode else b)
+            for actor, step, at, b in rows
+        ]
