@@ -9,6 +9,7 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
+from storage.mongo.analytics import MongoAnalytics
 from storage.mongo.client import Mongo
 from storage.mongo.counters import MongoCounters
 from storage.mongo.idempotency import MongoIdempotency
@@ -25,6 +26,7 @@ class MongoStore:
         self.projects = MongoProjects(self.mongo)
         self.idempotency = MongoIdempotency(self.mongo)
         self.counters = MongoCounters(self.mongo)
+        self.analytics = MongoAnalytics(self.mongo)
 
     @property
     def hosts(self) -> str:
