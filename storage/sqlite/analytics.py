@@ -198,9 +198,27 @@ class _Compiler:
             f"project_id = {self.sql.bind(project_id)}",
             f"{time} >= {self.sql.bind(to_ms(start))}",
             f"{time} < {self.sql.bind(to_ms(end))}",
-            *(self.condition(f) for f in filters),
+            *(self.plain(f) or self.condition(f) for f in filters),
         ]
         return " AND ".join(parts)
+
+    def plain(self, f: Filter) -> str | None:
+        """A top-level filter an index can serve, where NULL and false mean the same: a field compared with a
+        value of its own type (a string with a text column, a number with a number column)."""
+        if f.ref.kind != "field" or f.op not in ("eq", "in", "gt", "gte", "lt", "lte"):
+            return None
+        number = is_number_ref(self.source, f.ref)
+        values = f.value if f.op == "in" else (f.value,)
+        values = tuple(to_ms(v) if isinstance(v, datetime) else v for v in values)
+        if not values or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) if number else isinstance(v, str) for v in values
+        ):
+            return None
+        column = self.column(f.ref)
+        if f.op == "in":
+            return f"{column} IN ({', '.join(self.sql.bind(v) for v in values)})"
+        op = {"eq": "=", "gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
+        return f"{column} {op} {self.sql.bind(values[0])}"
 
 
 def _rank(p: str, n: str) -> str:
@@ -221,8 +239,9 @@ def compile_aggregate(query: AnalyticsQuery) -> tuple[str, dict[str, Any]]:
         groups.append(f"g{i}")
     windows: list[str] = []
     outer: list[str] = []
+    percentiles: dict[Ref, int] = {}
     for j, m in enumerate(query.metrics):
-        outer.append(_metric(c, m, j, inner, windows, groups))
+        outer.append(_metric(c, m, j, inner, windows, groups, percentiles))
     source = f"SELECT {', '.join(inner) or '1'} FROM {TABLE[query.source]} WHERE " + c.where(
         query.project_id, query.start, query.end, query.filters
     )
@@ -236,7 +255,15 @@ def compile_aggregate(query: AnalyticsQuery) -> tuple[str, dict[str, Any]]:
     return sql, c.sql.args
 
 
-def _metric(c: _Compiler, m: Metric, j: int, inner: list[str], windows: list[str], groups: list[str]) -> str:
+def _metric(
+    c: _Compiler,
+    m: Metric,
+    j: int,
+    inner: list[str],
+    windows: list[str],
+    groups: list[str],
+    percentiles: dict[Ref, int],
+) -> str:
     if m.kind == "count":
         return "COUNT(*)"
     if m.kind == "unique_users":
@@ -249,17 +276,21 @@ def _metric(c: _Compiler, m: Metric, j: int, inner: list[str], windows: list[str
         inner.append(f"({c.all_of(m.where)}) AS v{j}")
         return f"CASE WHEN COUNT(*) = 0 THEN NULL ELSE CAST(SUM(v{j}) AS REAL) / COUNT(*) END"
     assert m.ref is not None
-    inner.append(f"{c.number(m.ref)} AS v{j}")
     if m.kind in ("sum", "avg", "min", "max"):
+        inner.append(f"{c.number(m.ref)} AS v{j}")
         return f"{m.kind.upper()}(v{j})"
-    # percentile: number the group's values in order, then take the nearest rank
-    partition = ", ".join(groups)
-    by_group = f"PARTITION BY {partition}" if partition else ""
-    windows.append(
-        f"ROW_NUMBER() OVER (PARTITION BY {partition + ', ' if partition else ''}v{j} IS NULL ORDER BY v{j}) AS r{j}"
-    )
-    windows.append(f"COUNT(v{j}) OVER ({by_group}) AS n{j}")
-    return f"MAX(CASE WHEN v{j} IS NOT NULL AND r{j} = {_rank(c.sql.bind(float(m.p or 0)), f'n{j}')} THEN v{j} END)"
+    # percentile: number the group's values in order, then take the nearest rank; percentiles of one ref share
+    # their input and windows
+    first = percentiles.setdefault(m.ref, j)
+    if first == j:
+        inner.append(f"{c.number(m.ref)} AS v{j}")
+        partition = ", ".join(groups)
+        by_group = f"PARTITION BY {partition}" if partition else ""
+        ahead = partition + ", " if partition else ""
+        windows.append(f"ROW_NUMBER() OVER (PARTITION BY {ahead}v{j} IS NULL ORDER BY v{j}) AS r{j}")
+        windows.append(f"COUNT(v{j}) OVER ({by_group}) AS n{j}")
+    k = first
+    return f"MAX(CASE WHEN v{k} IS NOT NULL AND r{k} = {_rank(c.sql.bind(float(m.p or 0)), f'n{k}')} THEN v{k} END)"
 
 
 def _order(query: AnalyticsQuery) -> list[str]:
