@@ -43,6 +43,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("events_by_type", "project_id", "type", "timestamp"),
         _index("events_by_severity", "project_id", "severity", "timestamp"),
         _index("events_by_position", "project_id", "position"),
+        # Analytics reports (storage/sqlite/migrations.py V3 has the same two).
+        _index("events_by_kind_time", "project_id", "kind", "timestamp", "user_id", "session_id", "type"),
         _index(
             "events_by_call",
             "project_id",
@@ -57,6 +59,7 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("sessions_by_status", "project_id", "status", "started_at", "id"),
         _index("sessions_by_tag", "project_id", "tags", "started_at", "id"),
         _index("sessions_by_last_event", "project_id", "last_event_at"),
+        _index("sessions_by_kind_start", "project_id", "kind", "started_at", "user_id", "ended_at"),
     ],
     AGENTS: [_index("agents_by_seen", "project_id", "last_seen", "id")],
     # Projects and keys are looked up before a request has a project: not scoped by one.

@@ -196,6 +196,11 @@ ALTER TABLE sessions ADD COLUMN user_id TEXT;
 ALTER TABLE sessions ADD COLUMN entry_path TEXT;
 ALTER TABLE sessions ADD COLUMN exit_path TEXT;
 UPDATE sessions SET user_id = agent_id, agent_id = NULL WHERE kind = 'tracker';
+-- Analytics reports: a kind and a time range, counted, with distinct users and sessions, or by type. Covering,
+-- so those read the index alone; other breakdowns (path, country...) read their rows through it. One index per
+-- table, as each slows ingest (bench/analytics_store.py has the figures).
+CREATE INDEX IF NOT EXISTS events_by_kind_time ON events (project_id, kind, ts, user_id, session_id, type);
+CREATE INDEX IF NOT EXISTS sessions_by_kind_start ON sessions (project_id, kind, started_at, user_id, ended_at);
 """
 
 MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
