@@ -18,6 +18,26 @@ Semantics both backends keep:
   non-numbers and are None over no values; percentile is nearest-rank over the
   group's non-null numbers. rate is the share of the group's rows matching `where`
   (None over no rows).
+
+Choices where the above left room (both backends keep them; the parity suite checks them):
+- A query without group_by answers exactly one row, zeros and Nones over no rows; with group_by,
+  no rows. A limit of 0 answers no rows.
+- An integer and a float are two group keys (1 and 1.0), as their JSON texts are; filters compare
+  numbers by value (eq 1 matches 1 and 1.0, never true or "1"). A JSON null and a missing key are
+  the same key (None). Object and array values may be group keys, but their order among each
+  other is backend-defined (JSON text on SQLite, BSON order on MongoDB); every other key sorts in
+  MongoDB's order: None, numbers, strings (by UTF-8 bytes), objects, arrays, false, true.
+- Filters: eq/neq/in take scalars, and eq None matches null or missing; neq is "not eq", so it
+  matches rows where the ref is missing. exists True means "present and not null". contains and
+  the string comparisons match strings only, the number comparisons numbers only (never booleans).
+  Time fields compare as epoch milliseconds; a datetime value is taken as its epoch milliseconds.
+- rate with an empty where is 1.0 over any rows.
+- Floats: every float in Row.values is rounded to FLOAT_DIGITS (10) significant digits on both
+  backends (rounded()), as they add in different orders; integers (counts, sums of integers) are
+  exact. Ordering by a metric happens before that rounding, so two groups whose values differ only
+  past the 10th digit may tie-break differently.
+- Percentile: nearest rank is ceil(p * n - 1e-9) (percentile_rank()), so p = 0.3 of 10 values is the 3rd.
+- Steps: the step is the first matching step; rows matching none are left out.
 """
 
 from __future__ import annotations
