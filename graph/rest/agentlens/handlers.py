@@ -35,8 +35,8 @@ from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
 from resolvers.traces.ingest import Incoming
 from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
-from resolvers.traces.reads import find_events, find_sessions, get_session
-from storage.contract import EventQuery, Page, SessionQuery
+from resolvers.traces.reads import find_sessions, session_steps
+from storage.contract import Page, SessionQuery
 from storage.models import Event, Session, SessionStatus
 from storage.timeutil import iso_ms, now_ms
 
@@ -65,6 +65,10 @@ class WireEvent(BaseModel):
     status: str | None = None
     tool_call: dict[str, Any] | None = None
     decision_trace: dict[str, Any] | None = None
+    # session_end as the SDK sends it: when the session ended, and the session's final totals.
+    ended_at: Instant | None = None
+    total_tokens_in: Tokens | None = None
+    total_tokens_out: Tokens | None = None
 
 
 class EventsIn(TypedDict):
@@ -104,11 +108,13 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
         if starts:
             hint = Lifecycle(agent_name=wire.agent_name, metadata=wire.metadata or {})
         elif ends:
+            # The SDK's totals when it counted any (as the reference backend, a 0 keeps what was counted
+            # here), else tokens_in/tokens_out as final counts.
             hint = Lifecycle(
                 agent_name=wire.agent_name,
                 end_status=SessionStatus(wire.status) if wire.status in ("completed", "error") else None,
-                final_tokens_in=wire.tokens_in,
-                final_tokens_out=wire.tokens_out,
+                final_tokens_in=wire.total_tokens_in or wire.tokens_in,
+                final_tokens_out=wire.total_tokens_out or wire.tokens_out,
             )
             for key in ("tokens_in", "tokens_out"):
                 if key in item:
@@ -116,6 +122,9 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
         elif wire.agent_name:
             hint = Lifecycle(agent_name=wire.agent_name)
         counted = not ends  # a session_end's tokens are final totals, not more usage
+        # The SDK sends a session_end with ended_at and no timestamp: that is when the session ended
+        # (the planner closes the session at its end event's time, and the hash chain seals that time).
+        at = (wire.ended_at if ends else None) or wire.timestamp or received
         tool = wire.tool_call or {}
         out.append(
             Incoming(
@@ -126,7 +135,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
                     agent_id=wire.agent_id or wire.agent_name,
                     type=wire.event_type,
                     severity="error" if wire.event_type == "error" else "info",
-                    timestamp=wire.timestamp or received,
+                    timestamp=at,
                     received_at=received,
                     call_id=tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
                     model=wire.model,
@@ -209,15 +218,8 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def session_detail(request: web.Request) -> web.Response:
-    services, project = request.config_dict[SERVICES], request[PROJECT]
-    session = await get_session(services, project, request.match_info["id"])
-    events = await find_events(
-        services,
-        project,
-        EventQuery(session_ids=(session.id,)),
-        Page(limit=max(session.event_count, 1), count_total=False),
-    )
-    answer: SessionDetailOut = {**session_json(session), "events": [event_json(e) for e in events.items]}
+    session, events = await session_steps(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
+    answer: SessionDetailOut = {**session_json(session), "events": [event_json(e) for e in events]}
     return json_response(answer)
 
 
