@@ -67,6 +67,7 @@ class Operation:
     errors: Mapping[int, str] = field(default_factory=dict)  # status -> when, beyond the common ones
     examples: tuple[Example, ...] = ()
     media: str = JSON  # of the answers in `answers`
+    also_media: tuple[str, ...] = ()  # other types a success answer may take (text, chosen by a parameter)
     security: tuple[str, ...] | None = None  # scheme names, any of; None: public or the family's default
     description: str = ""
 
@@ -163,6 +164,8 @@ def build_document(spec: Spec, prefix: str = "/") -> dict[str, Any]:
                 answer["content"] = {op.media: {"schema": refs[answer_keys[status]]}}
             elif op.media != JSON:
                 answer["content"] = {op.media: {"schema": {"type": "string"}}}
+            if 200 <= status < 300 and op.also_media:
+                answer.setdefault("content", {}).update({m: {"schema": {"type": "string"}} for m in op.also_media})
             responses[str(status)] = answer
         security = _security(spec, op)
         errors = dict(op.errors)

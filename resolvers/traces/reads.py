@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from resolvers.core.errors import NotFound
 from resolvers.core.services import Services
 from resolvers.traces.chain import verify
+from resolvers.traces.planner import END_TYPES, START_TYPES
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
 from storage.timeutil import now_ms
@@ -35,6 +36,19 @@ async def get_session(services: Services, project_id: str, session_id: str) -> S
     if not found:
         raise NotFound("session", session_id)
     return found[0]
+
+
+LIFECYCLE_TYPES = START_TYPES | END_TYPES
+
+
+async def session_steps(services: Services, project_id: str, session_id: str) -> tuple[Session, list[Event]]:
+    """A session and what happened in it, oldest first: every event but its start and end records,
+    which the session itself stands for (its started_at, ended_at, status and final totals)."""
+    session = await get_session(services, project_id, session_id)
+    found = await services.store.traces.find_events(
+        project_id, EventQuery(session_ids=(session.id,)), Page(limit=max(session.event_count, 1), count_total=False)
+    )
+    return session, [e for e in found.items if e.type not in LIFECYCLE_TYPES]
 
 
 async def get_event(services: Services, project_id: str, event_id: str) -> Event:

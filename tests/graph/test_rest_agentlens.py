@@ -39,7 +39,8 @@ async def test_documented_example_round_trips(api: Api) -> None:
     assert session["started_at"] == "2026-02-14T10:30:00.000Z"
     assert session["metadata"] == {"version": "1.0"}
     assert (session["total_tokens_in"], session["total_tokens_out"]) == (5, 3)
-    llm = session["events"][1]
+    # the session_start is the session itself, not one of its events
+    (llm,) = session["events"]
     assert llm["event_id"] == "evt001"
     assert llm["input_data"] == {"prompt": "Hello"}
     assert llm["decision_trace"] == {"reasoning": "Simple greeting"}
@@ -67,6 +68,34 @@ async def test_session_end_closes_with_final_token_counts(api: Api) -> None:
     await api.post_sdk([{"event_type": "session_start", "session_id": "bad", "agent_name": "x"},
                         {"event_type": "session_end", "session_id": "bad", "status": "error"}])
     assert (await api.get("/sessions/bad"))["status"] == "error"
+
+
+async def test_session_end_as_the_sdk_sends_it(api: Api) -> None:
+    """The SDK's end_session sends ended_at (no timestamp) and total_tokens_in/out; it arrives later."""
+    await api.post_sdk(SDK_EXAMPLE)
+    await api.post_sdk([{"event_type": "session_end", "session_id": "abc123", "ended_at": "2026-02-14T10:31:00+00:00",
+                         "total_tokens_in": 40, "total_tokens_out": 20, "status": "completed"}])
+    session = await api.get("/sessions/abc123")
+    assert (session["status"], session["ended_at"]) == ("completed", "2026-02-14T10:31:00.000Z")
+    assert (session["total_tokens_in"], session["total_tokens_out"]) == (40, 20)
+    assert [e["event_type"] for e in session["events"]] == ["llm_call"]
+    listed = (await api.get("/sessions"))["sessions"][0]
+    assert listed["ended_at"] == "2026-02-14T10:31:00.000Z"
+    # every record is still in the chain, and the chain verifies with the SDK's end time sealed in it
+    timeline = await api.get("/api/sessions/abc123/timeline")
+    assert timeline["chainValid"] is True
+    assert [e["eventType"] for e in timeline["events"]] == ["session_start", "llm_call", "session_end"]
+    assert timeline["events"][-1]["timestamp"] == "2026-02-14T10:31:00.000Z"
+
+    # totals of 0 keep what was counted (as the reference backend); a bad ended_at is refused
+    await api.post_sdk([{"event_type": "llm_call", "session_id": "z", "tokens_in": 7, "tokens_out": 2},
+                        {"event_type": "session_end", "session_id": "z", "total_tokens_in": 0,
+                         "total_tokens_out": 0}])
+    assert ((await api.get("/sessions/z"))["total_tokens_in"], (await api.get("/sessions/z"))["status"]) == (
+        7, "completed")
+    body = await api.post_sdk([{"event_type": "session_end", "session_id": "y", "ended_at": "soon"}], expect=400)
+    assert "events[0].ended_at" in body["error"]
+    assert (await api.get("/sessions/y", expect=404)) == {"error": "Session not found"}
 
 
 async def test_defaults_for_omitted_fields(api: Api) -> None:

@@ -9,23 +9,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from graph.rest.agentlens.reads import (
+    SESSION_STATUSES,
+    CompareIn,
+    list_sessions,
+    session_detail,
+    session_explain,
+    session_export,
+    sessions_compare,
+)
 from graph.rest.agentlens.wire import (
+    CompareOut,
     ErrorOut,
-    EventOut,
+    ExplainOut,
+    ExportOut,
     HealthOut,
     ProcessedOut,
     SessionDetailOut,
     SessionListOut,
-    SessionOut,
 )
 from graph.rest.auth import public, x_api_key
-from graph.rest.http import json_response, query_choice, query_int, read_json
+from graph.rest.http import json_response, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.openapi import Example, Operation, Param, Spec
@@ -33,14 +43,12 @@ from graph.rest.ratelimit import Rule
 from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
+from resolvers.traces.export import CSV_COLUMNS
 from resolvers.traces.ingest import Incoming
 from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
-from resolvers.traces.reads import find_events, find_sessions, get_session
-from storage.contract import EventQuery, Page, SessionQuery
-from storage.models import Event, Session, SessionStatus
+from storage.models import Event, SessionStatus
 from storage.timeutil import iso_ms, now_ms
 
-SESSION_STATUSES = ("active", "completed", "error")
 # Fields that become columns of the stored event; all others stay in the payload.
 CORE_FIELDS = frozenset(
     {"event_type", "session_id", "event_id", "timestamp", "model", "tokens_in", "tokens_out",
@@ -65,6 +73,10 @@ class WireEvent(BaseModel):
     status: str | None = None
     tool_call: dict[str, Any] | None = None
     decision_trace: dict[str, Any] | None = None
+    # session_end as the SDK sends it: when the session ended, and the session's final totals.
+    ended_at: Instant | None = None
+    total_tokens_in: Tokens | None = None
+    total_tokens_out: Tokens | None = None
 
 
 class EventsIn(TypedDict):
@@ -104,11 +116,13 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
         if starts:
             hint = Lifecycle(agent_name=wire.agent_name, metadata=wire.metadata or {})
         elif ends:
+            # The SDK's totals when it counted any (as the reference backend, a 0 keeps what was counted
+            # here), else tokens_in/tokens_out as final counts.
             hint = Lifecycle(
                 agent_name=wire.agent_name,
                 end_status=SessionStatus(wire.status) if wire.status in ("completed", "error") else None,
-                final_tokens_in=wire.tokens_in,
-                final_tokens_out=wire.tokens_out,
+                final_tokens_in=wire.total_tokens_in or wire.tokens_in,
+                final_tokens_out=wire.total_tokens_out or wire.tokens_out,
             )
             for key in ("tokens_in", "tokens_out"):
                 if key in item:
@@ -116,6 +130,9 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
         elif wire.agent_name:
             hint = Lifecycle(agent_name=wire.agent_name)
         counted = not ends  # a session_end's tokens are final totals, not more usage
+        # The SDK sends a session_end with ended_at and no timestamp: that is when the session ended
+        # (the planner closes the session at its end event's time, and the hash chain seals that time).
+        at = (wire.ended_at if ends else None) or wire.timestamp or received
         tool = wire.tool_call or {}
         out.append(
             Incoming(
@@ -126,7 +143,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
                     agent_id=wire.agent_id or wire.agent_name,
                     type=wire.event_type,
                     severity="error" if wire.event_type == "error" else "info",
-                    timestamp=wire.timestamp or received,
+                    timestamp=at,
                     received_at=received,
                     call_id=tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
                     model=wire.model,
@@ -142,37 +159,6 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
     if problems:
         raise InputError(problems)
     return out
-
-
-def session_json(s: Session) -> SessionOut:
-    return {
-        "session_id": s.id,
-        "agent_name": s.agent_name,
-        "started_at": iso_ms(s.started_at),
-        "ended_at": iso_ms(s.ended_at) if s.ended_at else None,
-        "metadata": s.metadata,
-        "total_tokens_in": s.tokens_in,
-        "total_tokens_out": s.tokens_out,
-        "status": s.status.value,
-    }
-
-
-def event_json(e: Event) -> EventOut:
-    return {
-        "event_id": e.id,
-        "session_id": e.session_id,
-        "event_type": e.type,
-        "timestamp": iso_ms(e.timestamp),
-        "model": e.model,
-        "tokens_in": e.tokens_in,
-        "tokens_out": e.tokens_out,
-        "duration_ms": e.duration_ms,
-        "input_data": e.payload.get("input_data"),
-        "output_data": e.payload.get("output_data"),
-        "tool_call": e.payload.get("tool_call"),
-        "decision_trace": e.payload.get("decision_trace"),
-    }
-
 
 async def post_events(request: web.Request) -> web.Response:
     services = request.config_dict[SERVICES]
@@ -195,40 +181,23 @@ async def health(request: web.Request) -> web.Response:
     answer: HealthOut = {"status": "ok", "timestamp": iso_ms(now_ms())}
     return json_response(answer)
 
-
-async def list_sessions(request: web.Request) -> web.Response:
-    statuses = query_choice(request, "status", SESSION_STATUSES)
-    page = Page(
-        limit=query_int(request, "limit", 50, high=200),
-        offset=query_int(request, "offset", 0),
-        descending=True,
-    )
-    result = await find_sessions(request.config_dict[SERVICES], request[PROJECT], SessionQuery(statuses=statuses), page)
-    answer: SessionListOut = {"sessions": [session_json(s) for s in result.items], "total": result.total}
-    return json_response(answer)
-
-
-async def session_detail(request: web.Request) -> web.Response:
-    services, project = request.config_dict[SERVICES], request[PROJECT]
-    session = await get_session(services, project, request.match_info["id"])
-    events = await find_events(
-        services,
-        project,
-        EventQuery(session_ids=(session.id,)),
-        Page(limit=max(session.event_count, 1), count_total=False),
-    )
-    answer: SessionDetailOut = {**session_json(session), "events": [event_json(e) for e in events.items]}
-    return json_response(answer)
-
-
 SDK_BATCH = {"events": [
     {"event_type": "session_start", "session_id": "sess-doc-1", "agent_name": "support-bot",
      "timestamp": "2025-01-01T12:00:00Z", "metadata": {"env": "docs"}},
     {"event_type": "llm_call", "session_id": "sess-doc-1", "model": "gpt-4o", "tokens_in": 120, "tokens_out": 40,
-     "duration_ms": 812.5, "input_data": {"prompt": "hi"}, "output_data": {"text": "hello"}},
-    {"event_type": "session_end", "session_id": "sess-doc-1", "status": "completed", "tokens_in": 120,
-     "tokens_out": 40},
+     "duration_ms": 812.5, "input_data": {"prompt": "hi"}, "output_data": {"response": "hello"},
+     "timestamp": "2025-01-01T12:00:01Z"},
+    {"event_type": "tool_call", "session_id": "sess-doc-1", "duration_ms": 95.0, "timestamp": "2025-01-01T12:00:02Z",
+     "tool_call": {"tool_name": "web_search", "tool_input": {"q": "status"}, "tool_output": {"hits": 3}}},
+    {"event_type": "session_end", "session_id": "sess-doc-1", "status": "completed",
+     "ended_at": "2025-01-01T12:00:05Z", "total_tokens_in": 120, "total_tokens_out": 40},
+    {"event_type": "session_start", "session_id": "sess-doc-2", "agent_name": "support-bot",
+     "timestamp": "2025-01-02T12:00:00Z"},
+    {"event_type": "llm_call", "session_id": "sess-doc-2", "model": "gpt-4o-mini", "tokens_in": 90, "tokens_out": 30,
+     "duration_ms": 640.0, "decision_trace": {"reasoning": "A shorter prompt"},
+     "timestamp": "2025-01-02T12:00:01Z"},
 ]}
+SESSION_PATH = {"id": "sess-doc-1"}
 Limit = Annotated[int, Field(ge=0, le=200)]
 Offset = Annotated[int, Field(ge=0)]
 
@@ -265,12 +234,52 @@ OPERATIONS = (
             Example("bad_status", 400, query={"status": "sleeping"}),
         ),
     ),
+    # Fixed paths before /sessions/{id}, so "compare" is never read as a session id.
+    Operation(
+        "POST", "/sessions/compare", sessions_compare, "Two sessions side by side",
+        {200: (CompareOut, "Both sessions' metrics, the deltas of B against A, and what either used")},
+        body=CompareIn,
+        description="Deltas are B relative to A: absolute is B - A, percent ((B - A) / A) x 100 to two places "
+                    "(100 or -100 from a zero A, 0 when both are zero). shared lists every event type, tool "
+                    "and model seen in either session.",
+        errors={404: "Either session is not in this project; the error names it"},
+        examples=(
+            Example("compared", 200, body={"session_a": "sess-doc-1", "session_b": "sess-doc-2"}),
+            Example("missing_field", 400, body={"session_a": "sess-doc-1"}),
+            Example("same_session", 400, body={"session_a": "sess-doc-1", "session_b": "sess-doc-1"}),
+            Example("unknown_session", 404, body={"session_a": "sess-doc-1", "session_b": "nope"}),
+        ),
+    ),
     Operation(
         "GET", "/sessions/{id}", session_detail, "One session with its events",
         {200: (SessionDetailOut, "The session and every event in it, oldest first")},
         params=(Param("id", "path", "The session's id"),),
         errors={404: "No such session in this project"},
-        examples=(Example("found", 200, path={"id": "sess-doc-1"}), Example("missing", 404, path={"id": "nope"})),
+        examples=(Example("found", 200, path=SESSION_PATH), Example("missing", 404, path={"id": "nope"})),
+    ),
+    Operation(
+        "GET", "/sessions/{id}/explain", session_explain, "A session explained in Markdown",
+        {200: (ExplainOut, "The session's duration, tokens, a timeline of its steps with their reasoning, "
+                           "and a summary")},
+        params=(Param("id", "path", "The session's id"),),
+        errors={404: "No such session in this project"},
+        examples=(Example("found", 200, path=SESSION_PATH), Example("missing", 404, path={"id": "nope"})),
+    ),
+    Operation(
+        "GET", "/sessions/{id}/export", session_export, "A session and all its events, as JSON or CSV",
+        {200: (ExportOut, "The export, with Content-Disposition naming a file to save it as")},
+        params=(Param("id", "path", "The session's id"),
+                Param("format", "query", "json or csv", Literal["json", "csv"], default="json")),
+        errors={404: "No such session in this project"},
+        also_media=("text/csv",),
+        description="CSV columns: " + ", ".join(CSV_COLUMNS) + ". Cells that a spreadsheet would read as a "
+                    "formula are prefixed with an apostrophe.",
+        examples=(
+            Example("json", 200, path=SESSION_PATH),
+            Example("csv", 200, path=SESSION_PATH, query={"format": "csv"}),
+            Example("bad_format", 400, path=SESSION_PATH, query={"format": "xml"}),
+            Example("missing", 404, path={"id": "nope"}),
+        ),
     ),
 )
 

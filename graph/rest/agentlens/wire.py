@@ -70,3 +70,122 @@ class SessionListOut(TypedDict):
 @with_config(CLOSED)
 class SessionDetailOut(SessionOut):
     events: list[EventOut]
+
+
+@with_config(CLOSED)
+class ExplainOut(TypedDict):
+    session_id: str
+    explanation: str  # Markdown: "## Agent Session: ...", duration, tokens, "### What happened:", steps, "### Summary"
+
+
+@with_config(CLOSED)
+class ExportSessionOut(TypedDict):
+    session_id: str
+    agent_name: str | None
+    status: SessionStatus
+    started_at: str
+    ended_at: str | None
+    total_tokens_in: int
+    total_tokens_out: int
+    metadata: dict[str, Any]
+
+
+@with_config(CLOSED)
+class ExportEventOut(TypedDict):
+    event_id: str
+    event_type: str
+    timestamp: str
+    model: str  # "" when the event named none
+    tokens_in: int
+    tokens_out: int
+    duration_ms: float
+    input_data: Any  # {} when the event had none
+    output_data: Any
+    tool_call: Any  # null when the event had none
+    decision_trace: Any
+
+
+@with_config(CLOSED)
+class ExportSummaryOut(TypedDict):
+    total_events: int
+    total_tokens: int
+    models_used: list[str]
+    event_types: list[str]
+    total_duration_ms: float
+
+
+@with_config(CLOSED)
+class ExportOut(TypedDict):
+    exported_at: str
+    session: ExportSessionOut
+    events: list[ExportEventOut]
+    summary: ExportSummaryOut
+
+
+@with_config(CLOSED)
+class ModelUseOut(TypedDict):
+    calls: int
+    tokens_in: int
+    tokens_out: int
+
+
+@with_config(CLOSED)
+class ToolUseOut(TypedDict):
+    calls: int
+    total_duration: float
+
+
+@with_config(CLOSED)
+class SessionMetricsOut(TypedDict):
+    session_id: str
+    agent_name: str | None
+    status: SessionStatus
+    started_at: str
+    ended_at: str | None
+    session_duration_ms: int | None  # null while the session runs
+    tokens_in: int
+    tokens_out: int
+    total_tokens: int
+    event_count: int
+    error_count: int
+    total_processing_ms: float
+    avg_event_duration_ms: float
+    models: dict[str, ModelUseOut]
+    event_types: dict[str, int]
+    tools: dict[str, ToolUseOut]
+    metadata: dict[str, Any]
+
+
+@with_config(CLOSED)
+class DeltaOut(TypedDict):
+    absolute: float  # B - A
+    percent: float  # (B - A) / A x 100, to two places; +-100 from a zero A, 0 when both are zero
+
+
+@with_config(CLOSED)
+class DeltasOut(TypedDict):
+    total_tokens: DeltaOut
+    tokens_in: DeltaOut
+    tokens_out: DeltaOut
+    event_count: DeltaOut
+    error_count: DeltaOut
+    total_processing_ms: DeltaOut
+    avg_event_duration_ms: DeltaOut
+
+
+@with_config(CLOSED)
+class SharedOut(TypedDict):
+    """Every event type, tool and model seen in either session, A's first."""
+
+    event_types: list[str]
+    tools: list[str]
+    models: list[str]
+
+
+@with_config(CLOSED)
+class CompareOut(TypedDict):
+    compared_at: str
+    session_a: SessionMetricsOut
+    session_b: SessionMetricsOut
+    deltas: DeltasOut
+    shared: SharedOut
