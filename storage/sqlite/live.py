@@ -62,8 +62,11 @@ class SQLiteFeed:
             while True:
                 while self._pending:
                     yield self._pending.popleft()
-                with contextlib.suppress(TimeoutError):  # idle: look for other processes' commits
-                    await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                # Idle: look for other processes' commits. asyncio.timeout, not wait_for: on Python 3.11
+                # wait_for swallows a cancel that lands as the wake-up fires, and shutdown then hung.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
                 self._wake.clear()
                 try:
                     await self._catch_up()
