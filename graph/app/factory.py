@@ -28,6 +28,7 @@ from graph.rest.auth import (
     self_authenticating,
     x_api_key,
 )
+from graph.rest.client import NETWORK, Network
 from graph.rest.family import Family
 from graph.rest.http import error_middleware
 from graph.rest.keys import SERVICES
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     app[LIMITER] = new_limiter()
     app[RATE_PER_MINUTE] = settings.rate_limit_per_minute
     app[HEARTBEAT] = settings.sse_heartbeat_seconds
+    app[NETWORK] = Network(settings.trusted_proxy_hops, settings.country_header)
     app[WEBSOCKETS] = weakref.WeakSet[web.WebSocketResponse]()
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:

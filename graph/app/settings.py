@@ -48,6 +48,15 @@ class Settings(BaseModel):
         default=0, ge=0, description="the largest the SQLite database may grow; past it writes answer 503 as on a "
         "full disk (0: no limit)"
     )
+    trusted_proxy_hops: int = Field(
+        default=0, ge=0, le=10,
+        description="reverse proxies in front whose X-Forwarded-For entries are trusted for the client address "
+        "(0: the socket's peer)",
+    )
+    country_header: str | None = Field(
+        default=None, min_length=1, description="a header a trusted proxy sets to the client's ISO country code "
+        "(e.g. CF-IPCountry); otherwise the country comes from the client address"
+    )
     cors_origins: str = Field(default="*", description="comma-separated allowed origins, or *")
     idempotency_window_hours: float = Field(default=24.0, gt=0, description="how long Idempotency-Keys are kept")
     graphiql: bool = Field(default=True, description="serve the GraphiQL IDE at GET /graphql")

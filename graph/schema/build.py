@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from graph.schema.analytics.fields import AnalyticsQueryFields
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.execution import LensGraphExecutor
@@ -25,7 +26,7 @@ from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
 
-Query = merge_types("Query", (TraceQuery, ProjectQuery))
+Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields))
 Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 

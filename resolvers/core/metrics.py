@@ -89,6 +89,7 @@ class TimedStore:
         self.projects = TimedDomain("projects", inner.projects)
         self.idempotency = TimedDomain("idempotency", inner.idempotency)
         self.counters = TimedDomain("counters", inner.counters)
+        self.analytics = TimedDomain("analytics", inner.analytics)
         self.live = inner.live
 
     async def start(self) -> None:

@@ -96,6 +96,16 @@ async def get_project(services: Services, principal: Principal, project_id: str)
     return found[0]
 
 
+async def resolve_project(services: Services, principal: Principal, ref: str) -> Project:
+    """A project named by its id or its name, if the caller may read it (else NotFound, as for none)."""
+    found = await services.store.projects.projects_by_ids([ref])
+    project = found[0] if found else await services.store.projects.project_by_name(ref)
+    if project is None:
+        raise NotFound("project", ref)
+    require_access(principal, project.id)
+    return project
+
+
 async def list_projects(services: Services, principal: Principal, page: Page) -> PageResult[Project]:
     if principal.admin:
         return await services.store.projects.find_projects(page)

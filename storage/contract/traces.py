@@ -34,6 +34,8 @@ class EventQuery:
     since: datetime | None = None
     until: datetime | None = None
     search: str | None = None
+    kinds: tuple[str, ...] | None = None  # "agent", "tracker"
+    user_ids: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,9 @@ class SessionQuery:
     since: datetime | None = None
     until: datetime | None = None
     tags: tuple[str, ...] | None = None  # a session must carry all of them
+    kinds: tuple[str, ...] | None = None  # "agent", "tracker"
+    user_ids: tuple[str, ...] | None = None
+    bounced: bool | None = None  # True: sessions of one event; False: of more
 
 
 @dataclass(slots=True)

@@ -70,7 +70,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "sessions": SESSION_TEXT_FIELDS + SESSION_NUMBER_FIELDS,
 }
 # Times read as epoch milliseconds in filters, groups and metrics; duration_ms on a session is
-# ended_at - started_at (None while it runs).
+# (ended_at, else last_event_at) - started_at: a tracked visit never ends explicitly, so its length
+# is up to its last event, as the seed-003 system measures it.
 TIME_FIELDS = ("timestamp", "started_at", "ended_at", "last_event_at")
 
 

@@ -82,7 +82,7 @@ class _Compiler:
         """The ref's value, null for null or missing; times as epoch milliseconds."""
         if ref.kind == "field":
             if self.source == "sessions" and ref.name == "duration_ms":
-                return _ms_diff("$ended_at", "$started_at")
+                return _ms_diff(_ms({"$ifNull": ["$ended_at", "$last_event_at"]}), _ms("$started_at"))
             if ref.name in TIME_FIELDS:
                 return _ms(f"${ref.name}")
             return {"$ifNull": [f"${ref.name}", None]}
@@ -145,7 +145,7 @@ class _Compiler:
         return m
 
 
-def _ms_diff(a: str, b: str) -> dict[str, Any]:
+def _ms_diff(a: Any, b: Any) -> dict[str, Any]:
     return {"$subtract": [a, b]}
 
 

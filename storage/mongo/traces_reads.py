@@ -52,6 +52,8 @@ def _event_filter(project_id: str, q: EventQuery) -> dict[str, Any]:
         ("agent_id", q.agent_ids),
         ("type", q.types),
         ("severity", q.severities),
+        ("kind", q.kinds),
+        ("user_id", q.user_ids),
     ):
         if values is not None:
             f[name] = {"$in": list(values)}
@@ -66,9 +68,13 @@ def _event_filter(project_id: str, q: EventQuery) -> dict[str, Any]:
 
 def _session_filter(project_id: str, q: SessionQuery) -> dict[str, Any]:
     f: dict[str, Any] = {"project_id": project_id}
-    for name, values in (("agent_id", q.agent_ids), ("status", q.statuses)):
+    for name, values in (
+        ("agent_id", q.agent_ids), ("status", q.statuses), ("kind", q.kinds), ("user_id", q.user_ids)
+    ):
         if values is not None:
             f[name] = {"$in": list(values)}
+    if q.bounced is not None:
+        f["event_count"] = 1 if q.bounced else {"$gt": 1}
     span = {op: at for op, at in (("$gte", q.since), ("$lte", q.until)) if at is not None}
     if span:
         f["started_at"] = span

@@ -48,7 +48,7 @@ CONTAINER = {"events": "payload", "sessions": "metadata"}  # where properties li
 # Field name -> column expression; the rest are their own column.
 COLUMNS: dict[Source, dict[str, str]] = {
     "events": {"timestamp": "ts"},
-    "sessions": {"duration_ms": "(ended_at - started_at)"},
+    "sessions": {"duration_ms": "(COALESCE(ended_at, last_event_at) - started_at)"},
 }
 _PLAIN_KEY_BAD = {'"', "\\"}
 

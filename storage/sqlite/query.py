@@ -55,6 +55,8 @@ def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
             ("e.agent_id", q.agent_ids),
             ("e.type", q.types),
             ("e.severity", q.severities),
+            ("e.kind", q.kinds),
+            ("e.user_id", q.user_ids),
         ),
     )
     _between(where, args, "e.ts", q.since, q.until)
@@ -74,7 +76,13 @@ def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
 
 def _session_where(project_id: str, q: SessionQuery) -> tuple[list[str], list[Any]]:
     where, args = ["s.project_id = ?"], [project_id]
-    _match_any(where, args, (("s.agent_id", q.agent_ids), ("s.status", q.statuses)))
+    _match_any(
+        where,
+        args,
+        (("s.agent_id", q.agent_ids), ("s.status", q.statuses), ("s.kind", q.kinds), ("s.user_id", q.user_ids)),
+    )
+    if q.bounced is not None:
+        where.append("s.event_count = 1" if q.bounced else "s.event_count > 1")
     _between(where, args, "s.started_at", q.since, q.until)
     for tag in q.tags or ():
         where.append(

@@ -378,9 +378,11 @@ async def test_sessions(store: Any) -> None:
     assert await aggregate(CORPUS["sessions total"]) == rows(((), (6, 3, 6, 16)))
     durations = await aggregate(q(source="sessions", group_by=(GroupBy(Ref("id")),),
                                   metrics=(Metric("sum", DURATION),)))
-    # only a1 ended: session_start an hour before YEAR_END, session_end an hour after NEW_YEAR
-    assert durations == rows((("a1",), (2 * 3_600_000 + 1,)), (("a2",), (None,)), (("t1",), (None,)),
-                             (("t2",), (None,)), (("t3",), (None,)), (("t4",), (None,)))
+    # a1 ended: session_start an hour before YEAR_END, session_end an hour after NEW_YEAR; the rest run
+    # to their last event: a2 LEAP_END to MARCH + 6 min, t1 SUNDAY - 2 min to MONDAY, t2 30 s, t3 one
+    # event, t4 LEAP_END - 1 min to LEAP_END.
+    assert durations == rows((("a1",), (2 * 3_600_000 + 1,)), (("a2",), (360_001,)), (("t1",), (120_001,)),
+                             (("t2",), (30_000,)), (("t3",), (0,)), (("t4",), (60_000,)))
     entry = await aggregate(CORPUS["sessions by entry path"])
     assert entry == rows(((None, None), (2,)), (("/", "/"), (1,)), (("/", "/signup"), (3,)))
 

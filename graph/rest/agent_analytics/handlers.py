@@ -15,6 +15,23 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from graph.rest.agent_analytics import reports
+from graph.rest.agent_analytics.reports_wire import (
+    BreakdownOut,
+    DistributionOut,
+    EventsOut,
+    FunnelOut,
+    HeatmapOut,
+    InsightsOut,
+    LiveOut,
+    PagesOut,
+    PropertiesOut,
+    PropertiesReceivedOut,
+    QueryOut,
+    RetentionOut,
+    SessionsOut,
+    StatsOut,
+)
 from graph.rest.agent_analytics.wire import (
     AccountOut,
     DeletedOut,
@@ -31,12 +48,14 @@ from graph.rest.agent_analytics.wire import (
     RevokedOut,
 )
 from graph.rest.auth import any_of, bearer, credentials, public, query_token, x_api_key
+from graph.rest.client import client_address, client_country
 from graph.rest.http import json_response, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from graph.rest.openapi import EVENT_STREAM, Example, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
+from resolvers.analytics.context import product_context
 from resolvers.core.auth import Principal
 from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
@@ -78,11 +97,18 @@ class Track(BaseModel):
     event: str = Field(min_length=1, max_length=200)
     properties: dict[str, Any] = Field(default_factory=dict)
     user_id: str | None = Field(default=None, max_length=256)
+    anonymous_id: str | None = Field(default=None, max_length=256)
     session_id: str | None = Field(default=None, min_length=1, max_length=256)
     timestamp: Instant | None = None
 
 
-def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], received: datetime) -> Incoming:
+# The seed's tracker sends its anonymous visitor id as user_id until identify() names the user.
+ANONYMOUS_PREFIX = "anon_"
+
+
+def _to_incoming(
+    request: web.Request, project_id: str, raw: Any, path: tuple[str | int, ...], received: datetime
+) -> Incoming:
     if not isinstance(raw, dict):
         where = join_path(path) or "body"
         raise InputError(Problem(where, "must be a JSON object with an event name, e.g. {\"event\": \"signup\"}"))
@@ -90,6 +116,17 @@ def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], receive
         item = Track.model_validate(raw)
     except ValidationError as exc:
         raise from_pydantic(exc, path) from None
+    anonymous = item.anonymous_id or (
+        item.user_id if item.user_id and item.user_id.startswith(ANONYMOUS_PREFIX) else None
+    )
+    context = product_context(
+        item.properties,
+        user_id=item.user_id,
+        anonymous_id=anonymous,
+        user_agent=request.headers.get("User-Agent"),
+        client_address=client_address(request),
+        country=client_country(request),
+    )
     return Incoming(
         Event(
             project_id=project_id,
@@ -101,7 +138,7 @@ def _to_incoming(project_id: str, raw: Any, path: tuple[str | int, ...], receive
             payload=item.properties,
             metadata={"source": "tracker"},
             kind=TRACKER,
-            user_id=item.user_id,
+            **context,
         )
     )
 
@@ -126,7 +163,7 @@ async def tracker_auth(request: web.Request) -> Principal:
 async def track(request: web.Request) -> web.Response:
     body = await read_json(request)
     project_id = request[PROJECT]
-    items = [_to_incoming(project_id, body, (), now_ms())]
+    items = [_to_incoming(request, project_id, body, (), now_ms())]
     queued: QueuedOut = {"queued": True}
     return await ingest_once(request, project_id, items, lambda _: json_response(queued, 202), kind=TRACKER)
 
@@ -142,7 +179,7 @@ async def track_batch(request: web.Request) -> web.Response:
     if len(raw) > services.limits.max_batch_events:
         raise InputError(Problem("events", f"at most {services.limits.max_batch_events} events per batch"))
     received = now_ms()
-    items = [_to_incoming(project_id, e, ("events", i), received) for i, e in enumerate(raw)]
+    items = [_to_incoming(request, project_id, e, ("events", i), received) for i, e in enumerate(raw)]
     queued: QueuedBatchOut = {"queued": True, "count": len(items)}
     return await ingest_once(request, project_id, items, lambda _: json_response(queued, 202), kind=TRACKER)
 
@@ -280,6 +317,91 @@ TOKEN = Param("token", "query", "The project's public token (browser trackers), 
 TRACKED = {"event": "signup", "user_id": "user-42", "session_id": "web-1",
            "properties": {"plan": "pro", "source": "docs"}, "timestamp": "2025-01-01T12:00:00Z"}
 
+PROJECT_Q = Param("project", "query", "The project (id or name); optional with a project's own key")
+SINCE = Param("since", "query", "From the start of this UTC day: an ISO 8601 date or time, or <N>d (default 7d)")
+ROWS = Param("limit", "query", "Most rows (at most 1000)", Limit)
+DEFAULT_Q = {"project": "default"}
+
+
+class QueryIn(TypedDict):
+    """POST /query: metrics and group_by shape the rows (see the seed's Response Tips)."""
+
+    project: str
+    metrics: NotRequired[list[str]]
+    group_by: NotRequired[list[str]]
+    filters: NotRequired[list[dict[str, Any]]]
+    date_from: NotRequired[str]
+    date_to: NotRequired[str]
+    order_by: NotRequired[str]
+    order: NotRequired[str]
+    limit: NotRequired[int]
+    count_mode: NotRequired[str]
+
+
+class FunnelIn(TypedDict):
+    """POST /funnel: ordered steps (event names, or {event, filters, label})."""
+
+    project: str
+    steps: list[Any]
+    conversion_window_hours: NotRequired[float]
+    since: NotRequired[str]
+    count_by: NotRequired[str]
+    breakdown: NotRequired[str]
+    breakdown_limit: NotRequired[int]
+
+
+def _read(path: str, handler: Any, summary: str, answer: Any, *params: Param, bad: Any = None,
+          method: str = "GET", body: Any = None, good: Any = None) -> Operation:
+    examples = [Example("default", 200, query={**DEFAULT_Q, **(good or {})}) if body is None else
+                Example("default", 200, body=good)]
+    if bad is not None:
+        examples.append(Example("bad", 400, query={**DEFAULT_Q, **bad}) if body is None else
+                        Example("bad", 400, body=bad))
+    return Operation(
+        method, path, handler, summary, {200: (answer, summary)}, body=body,
+        params=(PROJECT_Q, *params) if body is None else (),
+        errors={404: "No such project (or not this key's)"}, examples=tuple(examples),
+    )
+
+
+REPORTS = (
+    _read("/stats", reports.stats, "Aggregated stats overview", StatsOut, SINCE,
+          Param("groupBy", "query", "hour, day, week or month (default day)"), bad={"groupBy": "year"}),
+    _read("/events", reports.events, "Raw event log, newest first", EventsOut, SINCE, ROWS,
+          Param("event", "query", "Only this event name"), Param("session_id", "query", "Only this session"),
+          Param("user_id", "query", "Only this user"), bad={"since": "last tuesday"}),
+    _read("/query", reports.query, "Flexible analytics query", QueryOut, method="POST", body=QueryIn,
+          good={"project": "default", "metrics": ["event_count", "unique_users"], "group_by": ["event"]},
+          bad={"project": "default", "metrics": ["revenue"]}),
+    _read("/properties", reports.properties, "Event names and property keys", PropertiesOut, SINCE),
+    _read("/properties/received", reports.properties_received, "Property keys by event name",
+          PropertiesReceivedOut, SINCE, Param("sample", "query", "Latest events sampled (100 to 10000)", int)),
+    _read("/sessions", reports.sessions, "Sessions, newest first", SessionsOut, SINCE, ROWS,
+          Param("user_id", "query", "Only this user"), Param("is_bounce", "query", "1: bounced only; 0: not"),
+          bad={"is_bounce": "maybe"}),
+    _read("/sessions/distribution", reports.distribution, "Session duration histogram", DistributionOut, SINCE),
+    _read("/breakdown", reports.breakdown, "Top values of a property", BreakdownOut, SINCE, ROWS,
+          Param("property", "query", "The property key (or country, device, browser, os, path, referrer_domain, "
+                                     "utm_*)", required=True),
+          Param("event", "query", "Only this event name"), bad={"property": "a b"}, good={"property": "path"}),
+    _read("/insights", reports.insights, "Period-over-period comparison", InsightsOut,
+          Param("period", "query", "1d, 7d, 14d, 30d or 90d (default 7d)"), bad={"period": "5d"}),
+    _read("/pages", reports.pages, "Entry and exit pages", PagesOut, SINCE, ROWS,
+          Param("type", "query", "entry, exit or both (default entry)"), bad={"type": "middle"}),
+    _read("/heatmap", reports.heatmap, "Day-of-week x hour traffic grid (UTC)", HeatmapOut, SINCE),
+    _read("/funnel", reports.funnel_report, "Funnel analysis", FunnelOut, method="POST", body=FunnelIn,
+          good={"project": "default", "steps": ["page_view", "signup"], "conversion_window_hours": 24},
+          bad={"project": "default", "steps": ["page_view"]}),
+    _read("/retention", reports.retention_report, "Cohort retention", RetentionOut,
+          Param("period", "query", "day, week or month (default week)"),
+          Param("cohorts", "query", "How many periods (default 8)", int),
+          Param("event", "query", "Cohorts by their first of this event (default: any)"),
+          Param("returning_event", "query", "Only this event counts as a return (default: any)"), SINCE,
+          bad={"period": "year"}),
+    _read("/live", reports.live, "Live snapshot of the last window seconds", LiveOut,
+          Param("window", "query", "Seconds (10 to 3600, default 60)", int)),
+)
+
 OPERATIONS = (
     Operation("GET", "/health", health, "Liveness", {200: (HealthOut, "Up")}, examples=(Example("up", 200),)),
     Operation(
@@ -342,6 +464,7 @@ OPERATIONS = (
         errors={400: "The admin key cannot be rotated here"},
         examples=(Example("rotate", 200),),
     ),
+    *REPORTS,
     Operation(
         "GET", "/stream", stream, "Live events as Server-Sent Events",
         {200: (None, "An event stream: each `data:` line is one event as JSON (EventOut)")},

@@ -1,4 +1,1 @@
-"""Analytics in GraphQL: stats, breakdowns, funnels and retention, over the one AnalyticsQuery engine.
-
-To come with the analytics issue.
-"""
+"""Analytics in GraphQL: aggregates, funnels, retention and insights over the one engine (resolvers/analytics)."""

@@ -8,6 +8,8 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from graph.schema.analytics.fields import AnalyticsResult, Insights, run_insights, run_query
+from graph.schema.analytics.inputs import AnalyticsQueryInput
 from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
 from graph.schema.context import Context
 from resolvers.jobs.retention import in_force
@@ -47,6 +49,16 @@ class Project:
     @strawberry.field(description="Public, send-only token for browser trackers (?token=).")
     def tracker_token(self) -> str:
         return self.doc.tracker_token
+
+    @strawberry.field(description="Any aggregate of this project's events or sessions (the analytics engine).")
+    async def analytics(self, info: Info[Context, None], query: AnalyticsQueryInput) -> AnalyticsResult:
+        projects.require_access(info.context.principal, self.doc.id)
+        return await run_query(info.context, self.doc.id, query)
+
+    @strawberry.field(description="This project's last `days` days against the days before.")
+    async def insights(self, info: Info[Context, None], days: int = 7, kind: str = "tracker") -> Insights:
+        projects.require_access(info.context.principal, self.doc.id)
+        return await run_insights(info.context, self.doc.id, days, kind)
 
 
 @strawberry.type

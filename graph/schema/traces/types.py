@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Awaitable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from graph.schema.analytics.fields import AgentUsage, TypeCount, agent_usage, session_event_types
 from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
@@ -221,6 +222,10 @@ class Session:
             return to_connection(result, lambda d: calls.add(Event.of(d, self, calls)), event_key, after is not None)
         return to_connection(result, lambda d: Event.of(d, self), event_key, after is not None)
 
+    @strawberry.field(description="How many of each event type this session holds, most first.")
+    async def event_types(self, info: Info[Context, None]) -> list[TypeCount]:
+        return await session_event_types(info.context, self.doc.id, self.doc.started_at, self.doc.last_event_at)
+
 
 @strawberry.type(description="An agent, as seen in its sessions.")
 class Agent:
@@ -254,4 +259,13 @@ class Agent:
         key = ChildrenKey(self.doc.id, session_query(filter), page)
         result = await info.context.loaders.agent_sessions.load(key)
         return to_connection(result, Session.of, session_key, after is not None)
+
+    @strawberry.field(description="What this agent did from `from` (default: 30 days before `to`) to `to` "
+                                  "(default: now): events, sessions, errors, tokens, cost and latency.")
+    async def usage(
+        self, info: Info[Context, None],
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> AgentUsage:
+        return await agent_usage(info.context, self.doc.id, from_, to)
 
