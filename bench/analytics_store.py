@@ -55,9 +55,12 @@ UTM = [None, None, None, None, "news", "ads", "twitter", "mail", "partner"]
 PLANS = ["free", "pro", "team", None]
 
 
-def generate(path: Path, events: int, days: int, users: int, sessions: int, seed: int = 7) -> None:
+def generate(
+    path: Path, events: int, days: int, users: int, sessions: int, seed: int = 7, project: str = P,
+    end: datetime = END,
+) -> None:
     rnd = random.Random(seed)
-    start_ms = int((END - timedelta(days=days)).timestamp() * 1000)
+    start_ms = int((end - timedelta(days=days)).timestamp() * 1000)
     span = days * 86_400_000
     per_session = max(1, events // sessions)
     conn = sqlite3.connect(path)
@@ -106,11 +109,11 @@ def generate(path: Path, events: int, days: int, users: int, sessions: int, seed
                            None, device, browser, os_, country)
                 row_extra = (None, None, None, None, None)
             model, tin, tout, dur, cost = row_extra
-            rows.append((rowid, P, f"e{rowid:08d}", sid, "bot" if agent else None, type_, "info", at, at, k + 1,
+            rows.append((rowid, project, f"e{rowid:08d}", sid, "bot" if agent else None, type_, "info", at, at, k + 1,
                          None, model, tin, tout, dur, cost, orjson.dumps(payload), b"{}", "", None, None, *product))
         made += n
         ended = at if rnd.random() < 0.6 else None
-        session_rows.append((P, sid, "bot" if agent else None, None, "completed" if ended else "active", first, ended,
+        session_rows.append((project, sid, "bot" if agent else None, None, "completed" if ended else "active", first, ended,
                              at, orjson.dumps({"plan": rnd.choice(PLANS)}), b"[]", n, 0, 0, 0, 0, 0, 0, 0.0, None, n,
                              "agent" if agent else "tracker", user, entry, exit_, rowid))
         if len(rows) >= 50_000:

@@ -170,13 +170,16 @@ def _walk(times: list[tuple[int, int, Any]], n_steps: int, window_ms: int) -> tu
     return best
 
 
-def _steps_result(steps: Sequence[FunnelStep], paths: list[tuple[int, list[int]]]) -> list[FunnelStepResult]:
+def _steps_result(
+    steps: Sequence[FunnelStep], paths: list[tuple[int, list[int]]], entered: int | None = None
+) -> list[FunnelStepResult]:
+    """entered: how many actors did the first step, when paths hold only those who did the second."""
     out: list[FunnelStepResult] = []
-    first = sum(1 for reached, _ in paths if reached >= 1)
+    first = sum(1 for reached, _ in paths if reached >= 1) if entered is None else entered
     previous = first
     for k, step in enumerate(steps):
         reaching = [path for reached, path in paths if reached > k]
-        count = len(reaching)
+        count = first if k == 0 else len(reaching)
         waits = [path[k] - path[k - 1] for path in reaching] if k else []
         out.append(
             FunnelStepResult(
@@ -220,8 +223,16 @@ async def funnel(
     step_filters = tuple((Filter(Ref("type"), "eq", s.event), *s.filters) for s in steps)
     for i, s in enumerate(steps):
         check_filters(s.filters, "events", f"steps[{i}].filters")
-    rows = await services.store.analytics.steps(
-        StepQuery(project_id, start, end, step_filters, actor, filters, breakdown, MAX_SCAN + 1)
+    narrowed = None if breakdown is not None else await _second_steppers(
+        services, project_id, start, end, step_filters, actor, filters
+    )
+    if narrowed is None:
+        entered, scope = None, filters
+    else:
+        entered, actors = narrowed
+        scope = (*filters, Filter(Ref(actor), "in", actors))
+    rows = [] if narrowed is not None and not narrowed[1] else await services.store.analytics.steps(
+        StepQuery(project_id, start, end, step_filters, actor, scope, breakdown, MAX_SCAN + 1)
     )
     if len(rows) > MAX_SCAN:
         raise InputError(Problem("since", f"more than {MAX_SCAN} matching events; narrow the range"))
@@ -231,7 +242,7 @@ async def funnel(
     window_ms = int(window.total_seconds() * 1000)
     walked = [_walk(times, len(steps), window_ms) for times in by_actor.values()]
     paths = [(reached, path) for reached, path, _ in walked if reached]
-    result = _steps_result(steps, paths)
+    result = _steps_result(steps, paths, entered)
     last = result[-1].actors
     first = result[0].actors
     out = FunnelResult(result, round(last / first, 4) if first else 0.0)
@@ -243,6 +254,40 @@ async def funnel(
         ranked = sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0]))[:breakdown_limit]
         out.breakdown = {key: _steps_result(steps, group) for key, group in ranked}
     return out
+
+
+UNIQUE_ACTORS = {"user_id": "unique_users", "session_id": "unique_sessions"}
+NARROW_ROWS, NARROW_ACTORS = 500_000, 20_000
+
+
+async def _second_steppers(
+    services: Services,
+    project_id: str,
+    start: datetime,
+    end: datetime,
+    step_filters: tuple[tuple[Filter, ...], ...],
+    actor: str,
+    filters: tuple[Filter, ...],
+) -> tuple[int, tuple[Any, ...]] | None:
+    """(how many actors did the first step, who did the second step at all), or None to walk everyone.
+
+    Only actors with a second-step event can get past the first step, and the first step's
+    count is one distinct count on an index: so the walk reads those actors' events alone,
+    not every first-step event of the range (most visitors never convert).
+    """
+    if actor not in UNIQUE_ACTORS:
+        return None
+    seconds = await services.store.analytics.steps(
+        StepQuery(project_id, start, end, (step_filters[1],), actor, filters, None, NARROW_ROWS + 1)
+    )
+    actors = tuple(sorted({r.actor for r in seconds}))
+    if len(seconds) > NARROW_ROWS or len(actors) > NARROW_ACTORS:
+        return None
+    (entered,) = await total(services, AnalyticsQuery(
+        project_id, start, end, filters=(*filters, *step_filters[0], Filter(Ref(actor), "exists", True)),
+        metrics=(Metric(UNIQUE_ACTORS[actor]),),  # type: ignore[arg-type]
+    ))
+    return int(entered or 0), actors
 
 
 # -- retention ----------------------------------------------------------------------------

@@ -279,6 +279,9 @@ async def test_funnel_steps_window_and_breakdown(site: Api) -> None:
     by_plan = await post(site, "/funnel", {"steps": ["page_view", "signup"], "breakdown": "path"})
     groups = {b["value"]: [s["users"] for s in b["steps"]] for b in by_plan["breakdowns"]}
     assert groups["/home"] == [4, 2]
+    # With a breakdown every visitor is walked; without one only those who reached step 2 are (and
+    # the first step is one distinct count): both must agree.
+    assert [sum(g[k] for g in groups.values()) for k in (0, 1)] == [5, 2]
     assert (await post(site, "/funnel", {"steps": ["page_view"]}, expect=400))["field"] == "steps"
 
 
