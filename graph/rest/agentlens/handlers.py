@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
+from graph.rest.agentlens.overview import get_analytics
 from graph.rest.agentlens.reads import (
     SESSION_STATUSES,
     CompareIn,
@@ -25,6 +26,7 @@ from graph.rest.agentlens.reads import (
     sessions_compare,
 )
 from graph.rest.agentlens.wire import (
+    AnalyticsOut,
     CompareOut,
     ErrorOut,
     ExplainOut,
@@ -45,6 +47,7 @@ from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
 from resolvers.traces.export import CSV_COLUMNS
 from resolvers.traces.ingest import Incoming
+from resolvers.traces.overview import SERIES_DAYS, TOP_AGENTS, WINDOW_DAYS
 from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
 from storage.models import Event, SessionStatus
 from storage.timeutil import iso_ms, now_ms
@@ -280,6 +283,22 @@ OPERATIONS = (
             Example("bad_format", 400, path=SESSION_PATH, query={"format": "xml"}),
             Example("missing", 404, path={"id": "nope"}),
         ),
+    ),
+    Operation(
+        "GET", "/analytics", get_analytics, "Aggregate statistics across all sessions",
+        {200: (AnalyticsOut, "Overview, session durations, top agents, model usage, event types, sessions per "
+                             "day and activity per hour")},
+        description=f"Counts this project's agent sessions and their events only (never product events tracked "
+                    f"through /agent-analytics/track). \"All time\" is the last {WINDOW_DAYS} UTC days up to the "
+                    f"end of tomorrow: sessions by started_at, events by timestamp. Session start and end records "
+                    f"are not events: total_events, event_types, model_usage and hourly_activity leave them out. "
+                    f"duration covers ended sessions (ended_at - started_at). top_agents is the {TOP_AGENTS} "
+                    f"agents with the most tokens; model_usage covers events naming a model, most tokens first; "
+                    f"sessions_over_time is the last {SERIES_DAYS} UTC days (today included), oldest first, "
+                    f"days without sessions left out; hourly_activity is by UTC hour, hours without events "
+                    f"left out. Equal totals are ordered by name. Rounding is JavaScript's Math.round: "
+                    f"error_rate (a percentage) and avg_duration_ms to two places, the rest to integers.",
+        examples=(Example("all_time", 200),),
     ),
 )
 

@@ -5,9 +5,9 @@ test that validates live answers against it catches a field the type does not na
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, with_config
+from pydantic import ConfigDict, Field, with_config
 from typing_extensions import TypedDict
 
 CLOSED = ConfigDict(extra="forbid")
@@ -189,3 +189,76 @@ class CompareOut(TypedDict):
     session_b: SessionMetricsOut
     deltas: DeltasOut
     shared: SharedOut
+
+
+@with_config(CLOSED)
+class OverviewOut(TypedDict):
+    total_sessions: int
+    active_sessions: int
+    completed_sessions: int
+    error_sessions: int
+    error_rate: float  # percent of sessions in error, to two places; 0 with no sessions
+    total_events: int  # events other than session start/end records
+    total_tokens: int
+    total_tokens_in: int
+    total_tokens_out: int
+    avg_tokens_per_session: int
+    earliest_session: str | None  # started_at of the first session; null with none
+    latest_session: str | None
+
+
+@with_config(CLOSED)
+class DurationOut(TypedDict):
+    """Wall-clock length of ended sessions, in milliseconds, rounded; 0 with none."""
+
+    avg_ms: int
+    min_ms: int
+    max_ms: int
+
+
+@with_config(CLOSED)
+class TopAgentOut(TypedDict):
+    agent_name: str | None
+    session_count: int
+    total_tokens: int
+    avg_tokens: int
+
+
+@with_config(CLOSED)
+class ModelUsageOut(TypedDict):
+    model: str
+    call_count: int
+    total_tokens: int
+    total_tokens_in: int
+    total_tokens_out: int
+    avg_duration_ms: float  # over the calls that reported one, to two places
+
+
+@with_config(CLOSED)
+class EventTypeCountOut(TypedDict):
+    event_type: str
+    count: int
+
+
+@with_config(CLOSED)
+class DayOut(TypedDict):
+    day: str  # YYYY-MM-DD, UTC
+    session_count: int
+    total_tokens: int
+
+
+@with_config(CLOSED)
+class HourOut(TypedDict):
+    hour: Annotated[int, Field(ge=0, le=23)]  # hour of day, UTC
+    event_count: int
+
+
+@with_config(CLOSED)
+class AnalyticsOut(TypedDict):
+    overview: OverviewOut
+    duration: DurationOut
+    top_agents: list[TopAgentOut]
+    model_usage: list[ModelUsageOut]
+    event_types: list[EventTypeCountOut]
+    sessions_over_time: list[DayOut]
+    hourly_activity: list[HourOut]
