@@ -33,9 +33,9 @@ from urllib.parse import urlencode, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.analytics_store import generate  # noqa: E402
-from bench.common import Server, add_server_args, print_header, summarize_ms  # noqa: E402
-from storage.sqlite.store import SQLiteStore  # noqa: E402
+from bench.analytics_store import generate
+from bench.common import Server, add_server_args, print_header, summarize_ms
+from storage.sqlite.store import SQLiteStore
 
 PREFIX = "/agent-analytics"
 P = "default"
@@ -120,7 +120,7 @@ def tracked_batches(n: int, seed: int = 11) -> list[list[dict[str, Any]]]:
     rnd = random.Random(seed)
     now = datetime.now(UTC)
     events = []
-    for i in range(n):
+    for _ in range(n):
         user = f"u{rnd.randrange(max(1, n // 8))}"
         at = now - timedelta(days=rnd.randrange(0, 28), minutes=rnd.randrange(0, 1440))
         path = rnd.choice(["/", "/pricing", "/docs", "/signup", "/checkout"])
