@@ -72,3 +72,22 @@ def test_a_database_from_a_newer_version_exits_2_in_one_line(tmp_path: Path) -> 
     assert refused.returncode == 2
     (line,) = refused.stderr.strip().splitlines()
     assert line.startswith("lensgraph: database") and "schema version 99" in line
+
+
+def test_account_create_prints_its_key_once_and_stores_only_the_hash(tmp_path: Path) -> None:
+    import hashlib
+    import sqlite3
+
+    url = f"sqlite:///{tmp_path}/accounts.db"
+    made = run("account", "create", "acme", "--projects-limit", "3", "--database", url)
+    assert made.returncode == 0, made.stderr
+    (key,) = re.findall(r"lga_[\w-]+", made.stdout)
+    assert "acme" in made.stdout and "at most 3 projects" in made.stdout
+    db = sqlite3.connect(tmp_path / "accounts.db")
+    assert db.execute("SELECT name, tier, projects_limit FROM accounts").fetchall() == [("acme", "self-hosted", 3)]
+    assert db.execute("SELECT hash FROM account_keys").fetchall() == [(hashlib.sha256(key.encode()).hexdigest(),)]
+    db.close()
+    again = run("account", "create", "acme", "--database", url)
+    assert again.returncode == 2 and "acme" in again.stderr and "Traceback" not in again.stderr
+    bad = run("account", "create", "other", "--projects-limit", "-1", "--database", url)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

@@ -1,4 +1,4 @@
-"""The lensgraph command: serve, demo, schema.
+"""The lensgraph command: serve, demo, backup, restore, account, schema.
 
 Every setting is a flag of `serve` and an environment variable; `lensgraph
 serve --help` lists each with its default. Failures a user can fix (a port in
@@ -23,7 +23,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from graph.app.settings import Settings
-from storage.contract import SchemaTooNew, StoreUnavailable
+from storage.contract import Conflict, SchemaTooNew, StoreUnavailable
 from storage.open import UnsupportedDatabase, redact
 from storage.sqlite.backup import BackupError
 
@@ -200,6 +200,44 @@ def restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def account_create(args: argparse.Namespace) -> int:
+    """An account and its first key, printed once (only its hash is stored)."""
+    from graph.app.factory import store_for
+    from resolvers.core.errors import InputError
+    from resolvers.core.services import Services
+    from resolvers.projects.accounts import create_account
+
+    settings = _settings(args)
+    _logging(settings.log_level)
+
+    async def run() -> tuple[str, str]:
+        store = store_for(settings)
+        await store.start()
+        try:
+            issued = await create_account(
+                Services.build(store), args.name, projects_limit=args.projects_limit, tier=args.tier
+            )
+            return issued.account.id, issued.api_key
+        finally:
+            await store.close()
+
+    try:
+        account_id, key = asyncio.run(run())
+    except (InputError, Conflict) as exc:
+        raise StartupError(str(exc)) from None
+    limit = "no limit" if args.projects_limit is None else f"at most {args.projects_limit} projects"
+    print(f"account {args.name!r} created: id {account_id}, tier {args.tier}, {limit}")
+    print(f"API key (shown once, keep it now; send it as X-API-Key): {key}")
+    return 0
+
+
+def _non_negative(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return number
+
+
 def schema(args: argparse.Namespace) -> int:
     from graph.schema.build import export_sdl
 
@@ -246,6 +284,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("source", help="a file written by lensgraph backup")
     _add_settings(p, ("database_url", "log_level"))
     p.set_defaults(func=restore)
+    p = sub.add_parser("account", help="manage accounts (seed 003's account keys)")
+    accounts = p.add_subparsers(dest="account_command", required=True)
+    p = accounts.add_parser("create", help="create an account and print its first API key (shown once)")
+    p.add_argument("name", help="the account's name (unique)")
+    p.add_argument("--projects-limit", type=_non_negative, default=None,
+                   help="most projects it may own (default: no limit)")
+    p.add_argument("--tier", default="self-hosted", help="the tier GET /account reports (default: self-hosted)")
+    _add_settings(p, ("database_url", "log_level"))
+    p.set_defaults(func=account_create)
     p = sub.add_parser("schema", help="print the GraphQL SDL (or write it with --output)")
     p.add_argument("--output")
     p.set_defaults(func=schema)

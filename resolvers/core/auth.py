@@ -5,6 +5,11 @@ admin key is configured and authentication is not required. In dev mode a
 request without a key acts as the admin of the default project; a request
 with a project's key still acts for that project, so creating projects never
 locks unauthenticated clients out of dev mode.
+
+An account key (seed 003's X-API-Key of an account) acts on every project its
+account owns and on no other; it names the project per request (`project`,
+or a route's id), so its Principal has no project of its own (NO_PROJECT):
+reads scoped by it find nothing, and ingest refuses it.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from dataclasses import dataclass
 from resolvers.core.cache import TTLCache
 from resolvers.core.ids import new_id
 from storage.contract import Store
-from storage.models import ApiKey, Project
+from storage.models import AccountKey, ApiKey, Project
 from storage.timeutil import now_ms
 
 log = logging.getLogger("lensgraph.auth")
 
 KEY_PREFIX = "lg_"
+ACCOUNT_KEY_PREFIX = "lga_"  # told apart by prefix: one store look-up per unknown key, whichever kind
+NO_PROJECT = ""  # an account key's Principal: it acts on the project each request names
 TRACKER_PREFIX = "lgt_"
 CACHE_SECONDS = 30.0
 # Keys remembered, each way: a flood of wrong keys can fill its own cache but never evict the good keys.
@@ -44,6 +51,7 @@ class Principal:
     admin: bool = False
     key_id: str | None = None  # None in dev mode and for tracker tokens
     ingest_only: bool = False  # tracker tokens may only send events
+    account_id: str | None = None  # an account key: every project of this account, and no other
 
 
 def hash_key(plain: str) -> str:
@@ -56,6 +64,15 @@ def new_key(project_id: str) -> tuple[str, ApiKey]:
     plain = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(
         project_id=project_id, id=new_id(), prefix=plain[:10], hash=hash_key(plain), created_at=now_ms()
+    )
+    return plain, record
+
+
+def new_account_key(account_id: str) -> tuple[str, AccountKey]:
+    """A fresh account secret (shown once) and its stored form."""
+    plain = ACCOUNT_KEY_PREFIX + secrets.token_urlsafe(32)
+    record = AccountKey(
+        account_id=account_id, id=new_id(), prefix=plain[:10], hash=hash_key(plain), created_at=now_ms()
     )
     return plain, record
 
@@ -99,21 +116,28 @@ class Authenticator:
             return Principal(self.default_project, admin=True, key_id="admin")
         if self._project_hash is not None and hmac.compare_digest(digest, self._project_hash):
             return Principal(self.default_project, key_id="configured")
-        principal = await self._lookup(digest)
+        principal = await self._lookup(digest, account=credential.startswith(ACCOUNT_KEY_PREFIX))
         if principal is None:
             if self.dev_mode:
                 return Principal(self.default_project, admin=True)
             raise Unauthorized("invalid API key")
         return principal
 
-    async def _lookup(self, digest: str) -> Principal | None:
+    async def _lookup(self, digest: str, *, account: bool) -> Principal | None:
         principal = self._valid.get(digest)
         if principal is not None or digest in self._invalid:
             return principal
-        key = await self.store.projects.key_by_hash(digest)
+        key: ApiKey | AccountKey | None
+        if account:
+            key = await self.store.projects.account_key_by_hash(digest)
+        else:
+            key = await self.store.projects.key_by_hash(digest)
         # compare_digest even after an indexed lookup: equal-time for every stored hash
         if key is not None and key.revoked_at is None and hmac.compare_digest(key.hash, digest):
-            principal = Principal(key.project_id, key_id=key.id)
+            if isinstance(key, AccountKey):
+                principal = Principal(NO_PROJECT, key_id=key.id, account_id=key.account_id)
+            else:
+                principal = Principal(key.project_id, key_id=key.id)
             self._valid.put(digest, principal)
         else:
             self._invalid.put(digest, True)

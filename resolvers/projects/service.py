@@ -1,4 +1,8 @@
-"""Projects and their keys: create, update, delete, rotate. Keys are shown once."""
+"""Projects and their keys: create, update, delete, rotate. Keys are shown once.
+
+Who may act on a project: the admin (and dev mode) on every one; a project's key on its own; an account's
+key on each project its account owns. Any other project is answered as missing, never as forbidden.
+"""
 
 from __future__ import annotations
 
@@ -45,9 +49,23 @@ def require_admin(principal: Principal) -> None:
         raise Forbidden("this needs the admin key")
 
 
-def require_access(principal: Principal, project_id: str) -> None:
-    if not principal.admin and principal.project_id != project_id:
-        raise NotFound("project", project_id)  # never reveal another tenant's projects
+def may_access(principal: Principal, project: Project) -> bool:
+    if principal.admin:
+        return True
+    if principal.account_id is not None:
+        return project.account_id == principal.account_id
+    return principal.project_id == project.id
+
+
+def require_access(principal: Principal, project: Project) -> None:
+    if not may_access(principal, project):
+        raise NotFound("project", project.id)  # never reveal another tenant's projects
+
+
+def require_manager(principal: Principal) -> None:
+    """Creating and deleting projects: the admin, or an account (on its own projects)."""
+    if not principal.admin and principal.account_id is None:
+        raise Forbidden("this needs the admin key or an account key")
 
 
 async def ensure_default(services: Services, project_id: str) -> None:
@@ -58,11 +76,13 @@ async def ensure_default(services: Services, project_id: str) -> None:
             await services.store.projects.create_project(project)
 
 
-async def create_project(services: Services, name: str, allowed_origins: list[str] | None = None) -> IssuedKey:
+async def create_project(
+    services: Services, name: str, allowed_origins: list[str] | None = None, account_id: str | None = None
+) -> IssuedKey:
     project_id = new_id()
     project = Project(
         project_id=project_id, id=project_id, name=_name(name), created_at=now_ms(),
-        allowed_origins=_origins(allowed_origins), tracker_token=new_tracker_token(),
+        allowed_origins=_origins(allowed_origins), tracker_token=new_tracker_token(), account_id=account_id,
     )
     await services.store.projects.create_project(project)
     plain, key = new_key(project_id)
@@ -72,27 +92,56 @@ async def create_project(services: Services, name: str, allowed_origins: list[st
 
 
 async def create_or_find_project(
-    services: Services, name: str, allowed_origins: list[str] | None = None
+    services: Services, principal: Principal, name: str, allowed_origins: list[str] | None = None
 ) -> tuple[Project, IssuedKey | None]:
-    """The project of that name if it exists (no key: keys are shown once), else a new one with its key."""
-    existing = await services.store.projects.project_by_name(_name(name))
+    """The project of that name if the caller has it (no key: keys are shown once), else a new one with its key.
+
+    The admin creates projects of no account; an account key creates them in its account, up to its
+    projects_limit (Forbidden past it). A name another account holds is a Conflict that names it.
+    """
+    require_manager(principal)
+    existing = await _own_by_name(services, principal, _name(name))
     if existing is not None:
         return existing, None
+    if principal.account_id is not None:
+        await _check_projects_limit(services, principal.account_id)
     try:
-        issued = await create_project(services, name, allowed_origins)
-    except Conflict:  # created by a concurrent request since the look-up
-        found = await services.store.projects.project_by_name(_name(name))
+        issued = await create_project(services, name, allowed_origins, principal.account_id)
+    except Conflict:  # created by a concurrent request since the look-up, or another account's
+        found = await _own_by_name(services, principal, _name(name))
         if found is None:
             raise
         return found, None
     return issued.project, issued
 
 
+async def _own_by_name(services: Services, principal: Principal, name: str) -> Project | None:
+    """The project of that name if the caller may act on it; Conflict if it is someone else's."""
+    existing = await services.store.projects.project_by_name(name)
+    if existing is None or may_access(principal, existing):
+        return existing
+    raise Conflict(f"the project name {name!r} is taken by another account: choose another name")
+
+
+async def _check_projects_limit(services: Services, account_id: str) -> None:
+    # Counted, then created: two creates racing at the limit may both pass (one project over, never more
+    # than the racers); the store has no cross-document constraint to hold it exactly on both backends.
+    found = await services.store.projects.accounts_by_ids([account_id])
+    limit = found[0].projects_limit if found else None
+    if limit is None:
+        return
+    count = (await services.store.projects.find_projects(Page(limit=0), account_id=account_id)).total
+    if count >= limit:
+        raise Forbidden(f"project limit reached: this account has {count} of {limit} projects")
+
+
 async def get_project(services: Services, principal: Principal, project_id: str) -> Project:
-    require_access(principal, project_id)
+    if not principal.admin and principal.account_id is None and principal.project_id != project_id:
+        raise NotFound("project", project_id)  # a project key: nothing to look up
     found = await services.store.projects.projects_by_ids([project_id])
     if not found:
         raise NotFound("project", project_id)
+    require_access(principal, found[0])
     return found[0]
 
 
@@ -100,15 +149,16 @@ async def resolve_project(services: Services, principal: Principal, ref: str) ->
     """A project named by its id or its name, if the caller may read it (else NotFound, as for none)."""
     found = await services.store.projects.projects_by_ids([ref])
     project = found[0] if found else await services.store.projects.project_by_name(ref)
-    if project is None:
+    if project is None or not may_access(principal, project):
         raise NotFound("project", ref)
-    require_access(principal, project.id)
     return project
 
 
 async def list_projects(services: Services, principal: Principal, page: Page) -> PageResult[Project]:
     if principal.admin:
         return await services.store.projects.find_projects(page)
+    if principal.account_id is not None:
+        return await services.store.projects.find_projects(page, account_id=principal.account_id)
     own = await services.store.projects.projects_by_ids([principal.project_id])
     return PageResult(own, len(own), False)
 
@@ -142,7 +192,9 @@ async def update_project(
 
 
 async def delete_project(services: Services, principal: Principal, project_id: str) -> bool:
-    require_admin(principal)
+    require_manager(principal)
+    if not principal.admin:
+        await get_project(services, principal, project_id)  # an account deletes its own projects only
     if project_id == services.auth.default_project:
         raise InputError(Problem("id", "the default project cannot be deleted"))
     deleted = await services.store.projects.delete_project(project_id)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from resolvers.core.auth import NO_PROJECT, Forbidden
 from resolvers.core.bounds import json_problem
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.idempotency import check_replay
@@ -40,6 +41,8 @@ async def ingest(
     Shielded: a caller that goes away mid-commit must not cut the commit short;
     its retry then finds the claim and gets the first answer.
     """
+    if project_id == NO_PROJECT:
+        raise Forbidden("an account key names no project to send events to: use the project's key or token")
     _check_documents(items)
     planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None}, kind)
     commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)

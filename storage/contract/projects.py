@@ -1,4 +1,4 @@
-"""The projects contract: tenants and their API keys.
+"""The projects contract: tenants, the accounts that own them, and the API keys of each.
 
 Not scoped by a project: these calls resolve which project a caller acts for.
 """
@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from storage.contract.common import Page, PageResult
-from storage.models import ApiKey, Project
+from storage.models import Account, AccountKey, ApiKey, Project
 
 
 class ProjectStore(Protocol):
@@ -21,7 +21,9 @@ class ProjectStore(Protocol):
     async def projects_by_ids(self, ids: Sequence[str]) -> list[Project]: ...
     async def project_by_name(self, name: str) -> Project | None: ...
     async def project_by_tracker_token(self, token: str) -> Project | None: ...
-    async def find_projects(self, page: Page) -> PageResult[Project]: ...
+    async def find_projects(self, page: Page, account_id: str | None = None) -> PageResult[Project]:
+        """Every project (oldest first), or with account_id only that account's."""
+        ...
     async def update_project(self, project: Project) -> Project: ...
 
     async def delete_project(self, project_id: str) -> bool:
@@ -38,4 +40,17 @@ class ProjectStore(Protocol):
 
     async def revoke_keys(self, project_id: str, revoked_at: datetime) -> int:
         """Revokes every live key of the project; returns how many."""
+        ...
+
+    async def create_account(self, account: Account) -> Account:
+        """Raises Conflict when the name is taken."""
+        ...
+
+    async def accounts_by_ids(self, ids: Sequence[str]) -> list[Account]: ...
+    async def add_account_key(self, key: AccountKey) -> None: ...
+    async def account_key_by_hash(self, key_hash: str) -> AccountKey | None: ...
+    async def keys_for_account(self, account_id: str) -> list[AccountKey]: ...
+
+    async def revoke_account_keys(self, account_id: str, revoked_at: datetime) -> int:
+        """Revokes every live key of the account; returns how many."""
         ...

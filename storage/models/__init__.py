@@ -1,11 +1,12 @@
-"""Documents as stored, one module per domain. Every document carries project_id."""
+"""Documents as stored, one module per domain. Every document carries project_id
+(but accounts and their keys, which sit above projects)."""
 
 from storage.models.idempotency import IdempotentResponse
 from storage.models.money import NANOS_PER_USD, nanos_to_usd
-from storage.models.projects import ApiKey, Project
+from storage.models.projects import Account, AccountKey, ApiKey, Project
 from storage.models.traces import Agent, Event, Session, SessionStatus
 
 __all__ = [
-    "NANOS_PER_USD", "Agent", "ApiKey", "Event", "IdempotentResponse", "Project", "Session", "SessionStatus",
-    "nanos_to_usd",
+    "NANOS_PER_USD", "Account", "AccountKey", "Agent", "ApiKey", "Event", "IdempotentResponse", "Project", "Session",
+    "SessionStatus", "nanos_to_usd",
 ]

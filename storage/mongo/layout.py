@@ -16,10 +16,12 @@ M = TypeVar("M", bound=BaseModel)
 EVENTS, SESSIONS, AGENTS, COUNTERS = "events", "sessions", "agents", "counters"
 PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
 RATE_WINDOWS = "rate_windows"
+ACCOUNTS, ACCOUNT_KEYS = "accounts", "account_keys"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 # Version 3: events carry kind and product context (see Mongo._product_fields).
-SCHEMA_VERSION = 3
+# Version 4: accounts and their keys; projects may carry account_id (absent on older ones: no account).
+SCHEMA_VERSION = 4
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -67,6 +69,12 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("projects_by_name", "name", unique=True),
         _index("projects_by_tracker_token", "tracker_token", unique=True),
         _index("projects_by_created", "created_at", "_id"),
+        _index("projects_by_account", "account_id", "created_at", "_id"),
+    ],
+    ACCOUNTS: [_index("accounts_by_name", "name", unique=True)],
+    ACCOUNT_KEYS: [
+        _index("account_keys_by_id", "id", unique=True),
+        _index("account_keys_by_account", "account_id", "created_at", "id"),
     ],
     KEYS: [
         _index("api_keys_by_id", "id", unique=True),

@@ -1,4 +1,4 @@
-"""Projects and API keys on MongoDB."""
+"""Projects, accounts and their API keys on MongoDB."""
 
 from __future__ import annotations
 
@@ -9,10 +9,21 @@ from datetime import datetime
 from pymongo.errors import DuplicateKeyError
 
 from storage.contract import Conflict, Page, PageResult
-from storage.models import ApiKey, Project
+from storage.models import Account, AccountKey, ApiKey, Project
 from storage.mongo.client import Mongo
 from storage.mongo.faults import translated
-from storage.mongo.layout import AGENTS, EVENTS, IDEMPOTENCY, KEYS, NO_ID, SESSIONS, maybe_model, page_result
+from storage.mongo.layout import (
+    ACCOUNT_KEYS,
+    ACCOUNTS,
+    AGENTS,
+    EVENTS,
+    IDEMPOTENCY,
+    KEYS,
+    NO_ID,
+    SESSIONS,
+    maybe_model,
+    page_result,
+)
 
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.
@@ -43,10 +54,11 @@ class MongoProjects:
     async def project_by_tracker_token(self, token: str) -> Project | None:
         return maybe_model(Project, await self.m.projects.find_one({"tracker_token": token}, NO_ID))
 
-    async def find_projects(self, page: Page) -> PageResult[Project]:
-        cursor = self.m.projects.find({}, NO_ID).sort([("created_at", 1), ("_id", 1)])
+    async def find_projects(self, page: Page, account_id: str | None = None) -> PageResult[Project]:
+        query = {} if account_id is None else {"account_id": account_id}
+        cursor = self.m.projects.find(query, NO_ID).sort([("created_at", 1), ("_id", 1)])
         docs, total = await asyncio.gather(
-            cursor.skip(page.offset).limit(page.limit + 1).to_list(None), self.m.projects.count_documents({})
+            cursor.skip(page.offset).limit(page.limit + 1).to_list(None), self.m.projects.count_documents(query)
         )
         return page_result([Project.model_validate(d) for d in docs], total, page)
 
@@ -90,3 +102,32 @@ class MongoProjects:
         if not ids:
             return set()
         return set(await self.m.keys.distinct("project_id", {"project_id": {"$in": ids}, "revoked_at": None}))
+
+    async def create_account(self, account: Account) -> Account:
+        try:
+            await self.m.db[ACCOUNTS].insert_one({"_id": account.id, **account.model_dump()})
+        except DuplicateKeyError:
+            raise Conflict(f"an account named {account.name!r} exists") from None
+        return account
+
+    async def accounts_by_ids(self, ids: Sequence[str]) -> list[Account]:
+        if not ids:
+            return []
+        docs = await self.m.db[ACCOUNTS].find({"_id": {"$in": list(ids)}}, NO_ID).to_list(None)
+        return [Account.model_validate(d) for d in docs]
+
+    async def add_account_key(self, key: AccountKey) -> None:
+        await self.m.db[ACCOUNT_KEYS].insert_one({"_id": key.hash, **key.model_dump()})
+
+    async def account_key_by_hash(self, key_hash: str) -> AccountKey | None:
+        return maybe_model(AccountKey, await self.m.db[ACCOUNT_KEYS].find_one({"_id": key_hash}, NO_ID))
+
+    async def keys_for_account(self, account_id: str) -> list[AccountKey]:
+        cursor = self.m.db[ACCOUNT_KEYS].find({"account_id": account_id}, NO_ID).sort([("created_at", 1), ("id", 1)])
+        return [AccountKey.model_validate(d) for d in await cursor.to_list(None)]
+
+    async def revoke_account_keys(self, account_id: str, revoked_at: datetime) -> int:
+        result = await self.m.db[ACCOUNT_KEYS].update_many(
+            {"account_id": account_id, "revoked_at": None}, {"$set": {"revoked_at": revoked_at}}
+        )
+        return result.modified_count

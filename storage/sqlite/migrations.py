@@ -203,7 +203,32 @@ CREATE INDEX IF NOT EXISTS events_by_kind_time ON events (project_id, kind, ts, 
 CREATE INDEX IF NOT EXISTS sessions_by_kind_start ON sessions (project_id, kind, started_at, user_id, ended_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3)
+# Version 4: accounts (seed 003's account model). An account owns projects, and its keys (stored hashed, as
+# project keys are) manage every project it owns. Projects from before have no account: the admin key manages them.
+V4 = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    tier TEXT NOT NULL,
+    projects_limit INTEGER,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS account_keys (
+    hash TEXT PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    account_id TEXT NOT NULL,
+    prefix TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS account_keys_by_account ON account_keys (account_id);
+
+ALTER TABLE projects ADD COLUMN account_id TEXT;
+CREATE INDEX IF NOT EXISTS projects_by_account ON projects (account_id, created_at, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from resolvers.traces.chain import verify
 from resolvers.traces.planner import BatchPlanner, Lifecycle
-from storage.contract import EventQuery, Page, SessionQuery
-from storage.models import Event, SessionStatus
+from storage.contract import Conflict, EventQuery, Page, SessionQuery
+from storage.models import Account, AccountKey, ApiKey, Event, Project, SessionStatus
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 P = "proj"
@@ -168,3 +168,62 @@ async def test_retention_deletes_whole_old_sessions_in_bounded_batches(store) ->
     assert (await store.traces.find_events(P, EventQuery(search="item number 4"), Page(limit=10))).total == 0
     assert verify(await store.traces.session_chain(P, "new"))
     assert len(await store.traces.sessions_by_ids("other", ["old0"])) == 1  # other projects untouched
+
+
+def project(id_: str, account: str | None = None, minute: int = 0) -> Project:
+    return Project(project_id=id_, id=id_, name=f"name-{id_}", created_at=T0 + timedelta(minutes=minute),
+                   tracker_token=f"lgt_{id_}", account_id=account)
+
+
+async def test_accounts_own_projects_and_list_only_theirs(store) -> None:
+    a = Account(id="acc-a", name="Acme", tier="pro", projects_limit=3, created_at=T0)
+    b = Account(id="acc-b", name="Bolt", created_at=T0)
+    assert await store.projects.create_account(a) == a
+    await store.projects.create_account(b)
+    with pytest.raises(Conflict):
+        await store.projects.create_account(Account(id="acc-c", name="Acme", created_at=T0))
+    found = sorted(await store.projects.accounts_by_ids(["acc-b", "acc-a", "missing"]), key=lambda x: x.id)
+    assert found == [a, b] and found[1].tier == "self-hosted" and found[1].projects_limit is None
+
+    for index, (id_, account) in enumerate([("p1", "acc-a"), ("p2", "acc-b"), ("p3", "acc-a"), ("p4", None)]):
+        await store.projects.create_project(project(id_, account, minute=index))
+    mine = await store.projects.find_projects(Page(limit=10), account_id="acc-a")
+    assert [p.id for p in mine.items] == ["p1", "p3"] and mine.total == 2 and not mine.has_more
+    assert all(p.account_id == "acc-a" for p in mine.items)
+    first = await store.projects.find_projects(Page(limit=1), account_id="acc-a")
+    assert [p.id for p in first.items] == ["p1"] and first.total == 2 and first.has_more
+    assert (await store.projects.find_projects(Page(limit=0), account_id="acc-b")).total == 1
+    everything = await store.projects.find_projects(Page(limit=10))
+    assert [p.id for p in everything.items] == ["p1", "p2", "p3", "p4"]
+    (p4,) = await store.projects.projects_by_ids(["p4"])
+    assert p4.account_id is None
+    assert (await store.projects.project_by_name("name-p3")).account_id == "acc-a"  # type: ignore[union-attr]
+    # An update keeps the owner.
+    p1 = (await store.projects.projects_by_ids(["p1"]))[0]
+    p1.name = "renamed"
+    await store.projects.update_project(p1)
+    assert (await store.projects.projects_by_ids(["p1"]))[0].account_id == "acc-a"
+
+
+async def test_account_keys_are_found_by_hash_and_revoked_per_account(store) -> None:
+    await store.projects.create_account(Account(id="acc-a", name="Acme", created_at=T0))
+    keys = [
+        AccountKey(account_id=account, id=f"k{i}", prefix="lga_xxxxxx", hash=f"{i:064x}",
+                   created_at=T0 + timedelta(seconds=i))
+        for i, account in enumerate(["acc-a", "acc-a", "acc-b"])
+    ]
+    for key in keys:
+        await store.projects.add_account_key(key)
+    assert await store.projects.account_key_by_hash(keys[1].hash) == keys[1]
+    assert await store.projects.account_key_by_hash("f" * 64) is None
+    # Account keys and project keys never answer for each other.
+    await store.projects.add_key(ApiKey(project_id="p1", id="pk", prefix="lg_xxxxxxx", hash="e" * 64, created_at=T0))
+    assert await store.projects.key_by_hash(keys[0].hash) is None
+    assert await store.projects.account_key_by_hash("e" * 64) is None
+
+    assert await store.projects.revoke_account_keys("acc-a", T0 + timedelta(hours=1)) == 2
+    assert await store.projects.revoke_account_keys("acc-a", T0 + timedelta(hours=2)) == 0
+    listed = await store.projects.keys_for_account("acc-a")
+    assert [k.id for k in listed] == ["k0", "k1"]
+    assert all(k.revoked_at == T0 + timedelta(hours=1) for k in listed)
+    assert (await store.projects.account_key_by_hash(keys[2].hash)).revoked_at is None  # type: ignore[union-attr]

@@ -12,7 +12,7 @@ import pytest
 from resolvers.traces.chain import event_hash, verify
 from storage.contract import EventQuery, Page, SchemaTooNew, SessionQuery
 from storage.models import Event
-from storage.sqlite.migrations import SCHEMA_VERSION, V1, _statements
+from storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, V1, _statements
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import to_ms
 
@@ -87,6 +87,27 @@ async def test_a_version_1_database_is_migrated_and_reads_back(tmp_path: Path) -
     # The new column is backfilled: the session's last change is its last event's commit position.
     assert db.execute("SELECT position FROM sessions WHERE id = 's1'").fetchone() == (3,)
     db.close()
+
+
+async def test_a_version_3_database_gains_accounts_and_keeps_its_projects(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:3]:
+        for statement in _statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    db.execute("INSERT INTO projects (id, name, created_at, allowed_origins, tracker_token) VALUES "
+               "('old', 'old-site', ?, '[]', 'lgt_old')", (to_ms(T0),))
+    db.close()
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (old,) = await store.projects.projects_by_ids(["old"])
+        assert (old.name, old.account_id) == ("old-site", None)  # no account: the admin key manages it
+        assert (await store.projects.find_projects(Page(limit=5), account_id="any")).total == 0
+        assert await store.projects.accounts_by_ids(["any"]) == []
+    finally:
+        await store.close()
 
 
 async def test_opening_twice_migrates_once_and_keeps_data(tmp_path: Path) -> None:

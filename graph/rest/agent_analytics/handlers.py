@@ -61,6 +61,7 @@ from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
 from resolvers.core.ids import new_id
 from resolvers.jobs.retention import in_force
+from resolvers.projects import accounts
 from resolvers.projects import service as projects
 from resolvers.traces.ingest import Incoming
 from resolvers.traces.reads import usage_today
@@ -200,7 +201,18 @@ def project_json(p: Project, has_key: bool | None = None) -> ProjectOut:
 class ProjectIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     name: str | None = None
-    allowed_origins: list[str] | None = None
+    allowed_origins: list[str] | str | None = Field(
+        default=None,
+        description='Origins its tracker token is accepted from: a list, or one comma-separated string (as the '
+                    'seed\'s CLI sends); "*" or none: any origin',
+    )
+
+    def origins(self) -> list[str] | None:
+        if self.allowed_origins is None:
+            return None
+        raw = self.allowed_origins.split(",") if isinstance(self.allowed_origins, str) else self.allowed_origins
+        origins = [o.strip() for o in raw if o.strip()]
+        return [] if "*" in origins else origins
 
 
 async def _project_body(request: web.Request) -> ProjectIn:
@@ -219,11 +231,11 @@ async def list_projects(request: web.Request) -> web.Response:
 
 async def create_project(request: web.Request) -> web.Response:
     services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
-    projects.require_admin(principal)
+    projects.require_manager(principal)
     body = await _project_body(request)
     if body.name is None:
         raise InputError(Problem("name", "is required"))
-    existing, issued = await projects.create_or_find_project(services, body.name, body.allowed_origins)
+    existing, issued = await projects.create_or_find_project(services, principal, body.name, body.origins())
     if issued is None:
         found: ProjectExistingOut = {**project_json(existing), "existing": True}
         return json_response(found, 200)
@@ -244,7 +256,7 @@ async def update_project(request: web.Request) -> web.Response:
     body = await _project_body(request)
     project = await projects.update_project(
         request.config_dict[SERVICES], request[PRINCIPAL], request.match_info["id"],
-        name=body.name, allowed_origins=body.allowed_origins,
+        name=body.name, allowed_origins=body.origins(),
     )
     return json_response(project_json(project))
 
@@ -261,6 +273,20 @@ async def delete_project(request: web.Request) -> web.Response:
 async def account(request: web.Request) -> web.Response:
     services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
     listed = await projects.list_projects(services, principal, Page(limit=0))
+    if principal.account_id is not None:
+        found = await accounts.get_account(services, principal)
+        mine: AccountOut = {
+            "tier": found.tier,
+            "admin": False,
+            "id": found.id,
+            "name": found.name,
+            "created_at": iso_ms(found.created_at),
+            "projects_count": listed.total,
+            "projects_limit": found.projects_limit,
+            "rate_limit_rpm": request.config_dict[RATE_PER_MINUTE],
+            "tier_limits": {"max_events_lifetime": None, "retention_days": services.limits.retention_days},
+        }
+        return json_response(mine)
     own = await services.store.projects.projects_by_ids([principal.project_id])
     retention = in_force(own[0], services.limits.retention_days) if own else services.limits.retention_days
     answer: AccountOut = {
@@ -279,6 +305,10 @@ async def revoke_key(request: web.Request) -> web.Response:
     services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
     if principal.key_id == "admin":
         raise InputError(Problem("X-API-Key", "the admin key is set by LENSGRAPH_API_KEY; change it there"))
+    if principal.account_id is not None:
+        rotated = await accounts.rotate_account_key(services, principal)
+        renewed: RevokedOut = {"api_key": rotated.api_key, "account_id": rotated.account.id, "revoked": True}
+        return json_response(renewed)
     issued = await projects.rotate_key(services, principal, principal.project_id)
     answer: RevokedOut = {"api_key": issued.api_key, "project_id": issued.project.id, "revoked": True}
     return json_response(answer)
@@ -308,7 +338,7 @@ class TrackBatchIn(TypedDict):
     token: NotRequired[str]
 
 
-ADMIN = ("ApiKey",)  # secret keys; the admin key (LENSGRAPH_API_KEY) for creating projects
+ADMIN = ("ApiKey",)  # secret keys: an account's, a project's, or the admin key (LENSGRAPH_API_KEY)
 TRACKER_AUTH = ("ProjectToken", "ApiKey")
 Limit = Annotated[int, Field(ge=1, le=1000)]
 Offset = Annotated[int, Field(ge=0)]
@@ -427,39 +457,44 @@ OPERATIONS = (
         examples=(Example("all", 200), Example("bad_limit", 400, query={"limit": "many"})),
     ),
     Operation(
-        "POST", "/projects", create_project, "Create a project (admin), or find it by name",
-        {200: (ProjectExistingOut, "A project of that name exists; no key is issued"),
+        "POST", "/projects", create_project, "Create a project in the caller's account, or find it by name",
+        {200: (ProjectExistingOut, "The caller has a project of that name; no key is issued"),
          201: (ProjectCreatedOut, "Created, with its secret key (shown once)")},
-        body=ProjectIn, errors={403: "Only the admin key creates projects"},
+        body=ProjectIn, errors={403: "A project key, or the account is at its projects_limit",
+                                409: "Another account holds that name (the error names it)"},
         examples=(
             Example("create", 201, body={"name": "docs-site", "allowed_origins": ["https://example.com"]}),
             Example("again", 200, body={"name": "docs-site"}),
+            Example("origins_string", 201, body={"name": "cli-site",
+                                                  "allowed_origins": "https://a.example,https://b.example"}),
             Example("no_name", 400, body={"allowed_origins": []}),
         ),
     ),
     Operation(
         "GET", "/projects/{id}", get_project, "One project with today's usage",
         {200: (ProjectDetailOut, "The project")}, params=(ID,),
-        errors={403: "The key belongs to another project", 404: "No such project"},
+        errors={404: "No such project (or not this key's)"},
         examples=(Example("default", 200, path={"id": "default"}), Example("missing", 404, path={"id": "nope"})),
     ),
     Operation(
         "PATCH", "/projects/{id}", update_project, "Rename a project or change its allowed origins",
         {200: (ProjectOut, "The project as it is now")}, body=ProjectIn, params=(ID,),
-        errors={403: "The key belongs to another project", 404: "No such project"},
+        errors={404: "No such project (or not this key's)"},
         examples=(Example("origins", 200, path={"id": "default"}, body={"allowed_origins": ["http://localhost"]}),
+                  Example("any_origin", 200, path={"id": "default"}, body={"allowed_origins": "*"}),
                   Example("missing", 404, path={"id": "nope"}, body={"name": "x"})),
     ),
     Operation(
         "DELETE", "/projects/{id}", delete_project, "Delete a project and its data",
         {200: (DeletedOut, "Deleted")}, params=(ID,),
-        errors={403: "The key belongs to another project", 404: "No such project"},
+        errors={403: "A project key cannot delete projects", 404: "No such project (or not this key's)"},
         examples=(Example("missing", 404, path={"id": "nope"}),),
     ),
     Operation("GET", "/account", account, "The caller's plan, limits and projects", {200: (AccountOut, "The account")},
               examples=(Example("me", 200),)),
     Operation(
-        "POST", "/account/revoke-key", revoke_key, "Revoke the calling key and issue a new one",
+        "POST", "/account/revoke-key", revoke_key,
+        "Revoke the calling key (an account's or a project's) and issue a new one",
         {200: (RevokedOut, "The new key (shown once); the old one no longer works")},
         errors={400: "The admin key cannot be rotated here"},
         examples=(Example("rotate", 200),),

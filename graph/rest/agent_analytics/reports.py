@@ -118,7 +118,7 @@ async def _project(request: web.Request, ref: Any = None) -> tuple[str, str]:
     services, principal = request.config_dict[SERVICES], request[PRINCIPAL]
     ref = request.query.get("project") if ref is None else ref
     if ref is None or ref == "":
-        if principal.admin:
+        if principal.admin or principal.account_id is not None:  # neither has a project of its own
             raise InputError(Problem("project", "project query parameter required"))
         return principal.project_id, principal.project_id
     if not isinstance(ref, str) or len(ref) > 200:

@@ -95,17 +95,25 @@ class TierLimits(TypedDict):
 
 @with_config(CLOSED)
 class AccountOut(TypedDict):
+    """An account key's account (id, name, created_at); a project key's project (project_id) and the admin's."""
+
     tier: str
     admin: bool
-    project_id: str
+    id: NotRequired[str]
+    name: NotRequired[str]
+    created_at: NotRequired[str]
+    project_id: NotRequired[str]
     projects_count: int
-    projects_limit: None
+    projects_limit: int | None
     rate_limit_rpm: int
     tier_limits: TierLimits
 
 
 @with_config(CLOSED)
 class RevokedOut(TypedDict):
+    """The new key, shown once: an account key's (account_id) or a project key's (project_id)."""
+
     api_key: str
-    project_id: str
+    account_id: NotRequired[str]
+    project_id: NotRequired[str]
     revoked: Literal[True]

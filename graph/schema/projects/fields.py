@@ -1,4 +1,4 @@
-"""Projects and API keys over GraphQL. A key is returned once, when it is issued."""
+"""Projects, accounts and API keys over GraphQL. A key is returned once, when it is issued."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from graph.schema.analytics.inputs import AnalyticsQueryInput
 from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
 from graph.schema.context import Context
 from resolvers.jobs.retention import in_force
+from resolvers.projects import accounts
 from resolvers.projects import service as projects
 from storage import models
 from storage.contract import Page
 
 
-@strawberry.type(description="A tenant: every query is scoped to the caller's project.")
+@strawberry.type(description="A tenant: every query is scoped to the caller's project (an account's key names one).")
 class Project:
     doc: strawberry.Private[models.Project]
 
@@ -52,13 +53,44 @@ class Project:
 
     @strawberry.field(description="Any aggregate of this project's events or sessions (the analytics engine).")
     async def analytics(self, info: Info[Context, None], query: AnalyticsQueryInput) -> AnalyticsResult:
-        projects.require_access(info.context.principal, self.doc.id)
+        projects.require_access(info.context.principal, self.doc)
         return await run_query(info.context, self.doc.id, query)
 
     @strawberry.field(description="This project's last `days` days against the days before.")
     async def insights(self, info: Info[Context, None], days: int = 7, kind: str = "tracker") -> Insights:
-        projects.require_access(info.context.principal, self.doc.id)
+        projects.require_access(info.context.principal, self.doc)
         return await run_insights(info.context, self.doc.id, days, kind)
+
+
+@strawberry.type(description="Owns projects; its key (seed 003's account key) manages every one of them.")
+class Account:
+    doc: strawberry.Private[models.Account]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        return strawberry.ID(self.doc.id)
+
+    @strawberry.field
+    def name(self) -> str:
+        return self.doc.name
+
+    @strawberry.field
+    def tier(self) -> str:
+        return self.doc.tier
+
+    @strawberry.field(description="Most projects it may own; null: no limit.")
+    def projects_limit(self) -> int | None:
+        return self.doc.projects_limit
+
+    @strawberry.field
+    def created_at(self) -> datetime:
+        return self.doc.created_at
+
+
+@strawberry.type
+class IssuedAccountKey:
+    account: Account
+    api_key: str = strawberry.field(description="Shown once: only its SHA-256 hash is stored.")
 
 
 @strawberry.type
@@ -83,6 +115,13 @@ class ProjectQuery:
             total_count=result.total,
         )
 
+    @strawberry.field(description="The caller's account, with an account key; null with any other key.")
+    async def account(self, info: Info[Context, None]) -> Account | None:
+        ctx = info.context
+        if ctx.principal.account_id is None:
+            return None
+        return Account(doc=await accounts.get_account(ctx.services, ctx.principal))
+
     @strawberry.field
     async def project(self, info: Info[Context, None], id: strawberry.ID) -> Project:
         ctx = info.context
@@ -99,6 +138,17 @@ class ProjectMutation:
         projects.require_admin(ctx.principal)
         issued = await projects.create_project(ctx.services, name, allowed_origins)
         return IssuedKey(project=Project(doc=issued.project), api_key=issued.api_key)
+
+    @strawberry.mutation(description="Admin only. An account and its first API key, returned once.")
+    async def create_account(
+        self, info: Info[Context, None], name: str,
+        projects_limit: Annotated[int | None, strawberry.argument(description="Null: no limit.")] = None,
+        tier: str = "self-hosted",
+    ) -> IssuedAccountKey:
+        ctx = info.context
+        projects.require_admin(ctx.principal)
+        issued = await accounts.create_account(ctx.services, name, projects_limit=projects_limit, tier=tier)
+        return IssuedAccountKey(account=Account(doc=issued.account), api_key=issued.api_key)
 
     @strawberry.mutation
     async def update_project(
