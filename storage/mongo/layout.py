@@ -61,7 +61,8 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("sessions_by_status", "project_id", "status", "started_at", "id"),
         _index("sessions_by_tag", "project_id", "tags", "started_at", "id"),
         _index("sessions_by_last_event", "project_id", "last_event_at"),
-        _index("sessions_by_kind_start", "project_id", "kind", "started_at", "user_id", "ended_at"),
+        _index("sessions_by_kind_start", "project_id", "kind", "started_at", "user_id", "ended_at", "last_event_at",
+               "event_count", "entry_path", "exit_path"),
     ],
     AGENTS: [_index("agents_by_seen", "project_id", "last_seen", "id")],
     # Projects and keys are looked up before a request has a project: not scoped by one.

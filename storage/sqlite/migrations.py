@@ -200,7 +200,9 @@ UPDATE sessions SET user_id = agent_id, agent_id = NULL WHERE kind = 'tracker';
 -- so those read the index alone; other breakdowns (path, country...) read their rows through it. One index per
 -- table, as each slows ingest (bench/analytics_store.py has the figures).
 CREATE INDEX IF NOT EXISTS events_by_kind_time ON events (project_id, kind, ts, user_id, session_id, type);
-CREATE INDEX IF NOT EXISTS sessions_by_kind_start ON sessions (project_id, kind, started_at, user_id, ended_at);
+CREATE INDEX IF NOT EXISTS sessions_by_kind_start ON sessions (
+    project_id, kind, started_at, user_id, ended_at, last_event_at, event_count, entry_path, exit_path
+);
 """
 
 # Version 4: accounts (seed 003's account model). An account owns projects, and its keys (stored hashed, as
