@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from ua_parser import parse as parse_user_agent
+from ua_parser import BasicResolver, Parser, load_lazy_builtins
 
 UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_VALUE = 2048
@@ -41,10 +41,17 @@ def referrer_domain(referrer: str | None) -> str | None:
     return host[4:] if host.startswith("www.") else host
 
 
+@functools.cache
+def _user_agents() -> Parser:
+    # Lazily compiled regexes: +2 MB for the few patterns a site's visitors hit, where compiling
+    # them all up front (ua-parser's default, or its Rust matcher) costs 28 MB per process.
+    return Parser(BasicResolver(load_lazy_builtins()))
+
+
 @functools.lru_cache(maxsize=4096)
 def describe_user_agent(user_agent: str) -> tuple[str | None, str | None, str | None]:
     """(device type, browser, OS) of a User-Agent; the cache holds the few agents a site sees."""
-    parsed = parse_user_agent(user_agent)
+    parsed = _user_agents().parse(user_agent)
     browser = parsed.user_agent.family if parsed.user_agent else None
     os_name = parsed.os.family if parsed.os else None
     device_family = (parsed.device.family if parsed.device else "") or ""
