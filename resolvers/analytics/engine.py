@@ -57,11 +57,31 @@ def check_ref(ref: Ref, source: str, where: str) -> None:
         raise InputError(Problem(where, "a property name has 1 to 128 characters"))
 
 
+SCALARS = (str, int, float, bool, type(None))
+INT64 = 2**63
+
+
+def _scalar(value: Any) -> bool:
+    """A value both stores can compare: a string, a 64-bit integer, a finite number, a boolean or null."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -INT64 <= value < INT64
+    return isinstance(value, float) and value == value and abs(value) != float("inf")
+
+
 def check_filters(filters: Sequence[Filter], source: str, where: str = "filters") -> None:
     if len(filters) > MAX_FILTERS:
         raise InputError(Problem(where, f"at most {MAX_FILTERS} filters"))
     for i, f in enumerate(filters):
         check_ref(f.ref, source, f"{where}[{i}]")
+        if f.op in ("eq", "neq") and not _scalar(f.value):
+            raise InputError(Problem(f"{where}[{i}].value", "a string, a number, a boolean or null"))
+        if f.op in ("gt", "gte", "lt", "lte") and (isinstance(f.value, bool) or f.value is None
+                                                   or not _scalar(f.value)):
+            raise InputError(Problem(f"{where}[{i}].value", "a number or a string to compare with"))
+        if f.op == "in" and isinstance(f.value, tuple) and not all(_scalar(v) for v in f.value):
+            raise InputError(Problem(f"{where}[{i}].value", "a list of strings, numbers, booleans or nulls"))
         if f.op == "in" and (not isinstance(f.value, tuple) or not f.value or len(f.value) > 100):
             raise InputError(Problem(f"{where}[{i}].value", "in takes a list of 1 to 100 values"))
         if f.op == "exists" and not isinstance(f.value, bool):

@@ -144,15 +144,45 @@ def test_ingest_never_fails_and_rejections_store_nothing(server: Server, path: s
 
 
 query_values = st.text(max_size=30)
+analytics_bodies = st.fixed_dictionaries(
+    {"project": st.sampled_from(["default", "nope", ""]) | json_values},
+    optional={
+        "metrics": st.lists(st.sampled_from(["event_count", "unique_users", "session_count", "bounce_rate",
+                                             "avg_duration", "x"]), max_size=4) | json_values,
+        "group_by": st.lists(st.sampled_from(["event", "date", "user_id", "country", "path", "x"]), max_size=4)
+        | json_values,
+        "filters": st.lists(st.fixed_dictionaries({"field": st.sampled_from(["event", "date", "timestamp",
+                                                                            "properties.plan", "properties.a'b",
+                                                                            "x"]) | json_values,
+                                                   "op": st.sampled_from(["eq", "neq", "gt", "lt", "contains", "in",
+                                                                          "x"]) | json_values,
+                                                   "value": json_values}), max_size=3) | json_values,
+        "steps": st.lists(st.sampled_from(["pageview", "signup"]) | json_values, max_size=4) | json_values,
+        "date_from": st.text(max_size=12) | extreme_dates, "date_to": st.text(max_size=12) | extreme_dates,
+        "since": json_values | st.sampled_from(["7d", "30d", "999d"]),
+        "conversion_window_hours": json_values, "limit": json_values, "count_by": json_values,
+        "breakdown": json_values, "order_by": json_values, "order": json_values,
+    },
+)
 read_paths = st.sampled_from(["/api/events", "/api/sessions", "/sessions", "/stream", "/api/events/x",
                               "/api/sessions/x/timeline", "/agent-analytics/projects", "/sessions/x",
-                              "/agent-analytics/projects/x", "/agent-analytics/account", "/readyz", "/healthz"])
+                              "/agent-analytics/projects/x", "/agent-analytics/account", "/readyz", "/healthz",
+                              # analytics reads (seed 003 and seed 002)
+                              *(f"/agent-analytics/{r}" for r in (
+                                  "events", "stats", "properties", "properties/received", "sessions",
+                                  "sessions/distribution", "breakdown", "insights", "pages", "heatmap", "retention",
+                                  "live")),
+                              "/analytics", "/sessions/x/explain", "/sessions/x/export"])
 
 
 @EXAMPLES
 @given(path=read_paths, params=st.dictionaries(
     st.sampled_from(["limit", "offset", "order", "from", "to", "eventType", "severity", "status", "tags",
-                     "search", "sessionId", "agentId", "token"]), query_values | extreme_dates, max_size=4),
+                     "search", "sessionId", "agentId", "token", "project", "since", "groupBy", "property", "event",
+                     "period", "type", "cohorts", "window", "sample", "is_bounce", "user_id", "returning_event",
+                     "format"]),
+    query_values | extreme_dates | st.sampled_from(["default", "7d", "400d", "401d", "0d", "hour", "day", "week",
+                                                    "month", "both", "csv", "1", "-1"]), max_size=4),
     last_event=st.none() | header_values)
 def test_query_strings_never_fail(server: Server, path: str, params: dict[str, str], last_event: str | None) -> None:
     if path == "/stream":
@@ -164,6 +194,17 @@ def test_query_strings_never_fail(server: Server, path: str, params: dict[str, s
         headers = {}
     status, answer = server.request("GET", f"{path}?{urllib.parse.urlencode(params)}", None, headers)
     assert status < 500, (status, answer)
+
+
+@EXAMPLES
+@given(path=st.sampled_from(["/agent-analytics/query", "/agent-analytics/funnel", "/sessions/compare"]),
+       body=analytics_bodies)
+def test_analytics_bodies_never_fail(server: Server, path: str, body: dict) -> None:
+    before = server.stored()
+    status, answer = server.request("POST", path, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    assert status < 500, (status, answer)
+    assert json.loads(answer)
+    assert server.stored() == before
 
 
 def _is_int(text: str) -> bool:

@@ -92,11 +92,11 @@ def parse_since(raw: str | None, name: str = "since", default_days: int = DEFAUL
         return today - timedelta(days=days)
     try:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        start = _day(parsed.astimezone(UTC))
+    except (ValueError, OverflowError):  # OverflowError: year 1 at +01:00 is before year 1 in UTC
         raise InputError(Problem(name, f"must be an ISO 8601 date or time or <N>d, got {raw[:40]!r}")) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    start = _day(parsed.astimezone(UTC))
     if start > today:
         raise InputError(Problem(name, "is in the future"))
     if today - start > timedelta(days=400):
@@ -194,7 +194,8 @@ async def stats(request: web.Request) -> web.Response:
     start, end = parse_since(since_raw), _until()
     series_start = start
     if group == "hour" and since_raw and "T" in since_raw:
-        series_start = max(start, datetime.fromisoformat(since_raw.replace("Z", "+00:00")).astimezone(UTC))
+        exact = datetime.fromisoformat(since_raw.replace("Z", "+00:00"))  # parse_since has read it already
+        series_start = max(start, (exact if exact.tzinfo else exact.replace(tzinfo=UTC)).astimezone(UTC))
     users_and_events = (Metric("unique_users"), Metric("count"))
     series, top, totals, sessions = await asyncio.gather(
         aggregate(services, _query(project_id, series_start, end, group_by=(GroupBy(bucket=group),),  # type: ignore[arg-type]
@@ -250,9 +251,12 @@ def _parse_date(raw: Any, name: str) -> datetime:
     if not isinstance(raw, str):
         raise InputError(Problem(name, "must be a date, YYYY-MM-DD"))
     try:
-        return datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+        day = datetime.strptime(raw[:10], "%Y-%m-%d").replace(tzinfo=UTC)
     except ValueError:
         raise InputError(Problem(name, f"must be a date, YYYY-MM-DD, got {raw[:40]!r}")) from None
+    if not (datetime(1970, 1, 1, tzinfo=UTC) <= day <= datetime(9000, 1, 1, tzinfo=UTC)):
+        raise InputError(Problem(name, "must be a date between 1970 and 9000"))
+    return day
 
 
 def _timestamp_value(raw: Any, name: str) -> int:
@@ -266,10 +270,9 @@ def _timestamp_value(raw: Any, name: str) -> int:
             return int(text)
         try:
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            pass
-        else:
             return to_ms(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+        except (ValueError, OverflowError):
+            pass
     raise InputError(Problem(name, "invalid timestamp filter value: expected epoch milliseconds or ISO timestamp"))
 
 
@@ -325,12 +328,12 @@ async def query(request: web.Request) -> web.Response:
     if not isinstance(metrics, list) or not metrics or len(metrics) > len(QUERY_METRICS):
         raise InputError(Problem("metrics", f"a list of metrics: {', '.join(QUERY_METRICS)}"))
     for m in metrics:
-        if m not in QUERY_METRICS:
+        if not isinstance(m, str) or m not in QUERY_METRICS:
             raise InputError(Problem("metrics", f"invalid metric: {m}. allowed: {', '.join(QUERY_METRICS)}"))
     if not isinstance(groups, list) or len(groups) > 3:
         raise InputError(Problem("group_by", "a list of at most 3 fields"))
     for g in groups:
-        if g not in QUERY_GROUPS:
+        if not isinstance(g, str) or g not in QUERY_GROUPS:
             raise InputError(Problem("group_by", f"invalid group_by: {g}. allowed: {', '.join(QUERY_GROUPS)}"))
     count_mode = body.get("count_mode", "raw")
     if count_mode != "raw":
