@@ -60,6 +60,17 @@ async def test_analytics_groups_and_metrics(site: Api) -> None:
     assert daily["analytics"]["rows"][0] == {"keys": [DAY2.strftime("%Y-%m-%dT00:00:00Z")], "values": [5.0]}
 
 
+async def test_tracked_events_keep_an_anonymous_id_apart(site: Api) -> None:
+    # The seed's tracker sends its anonymous visitor id as user_id until identify(): anon_x is both.
+    data = await site.data(
+        """query($q: AnalyticsQueryInput!) { analytics(query: $q) { rows { keys values } } }""",
+        {"q": {**RANGE, "filters": [{"field": "kind", "op": "EQ", "value": "tracker"},
+                                    {"field": "anonymous_id", "op": "EXISTS", "value": True}],
+               "groupBy": [{"field": "anonymous_id"}, {"field": "user_id"}, {"field": "agent_id"}]}},
+    )
+    assert data["analytics"]["rows"] == [{"keys": ["anon_x", "anon_x", None], "values": [1.0]}]
+
+
 async def test_percentiles_and_rates_on_agent_events(site: Api) -> None:
     data = await site.data(
         """query($q: AnalyticsQueryInput!) { analytics(query: $q) { rows { keys values } } }""",
