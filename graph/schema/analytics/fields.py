@@ -12,8 +12,8 @@ from strawberry.types import Info
 from graph.schema.analytics.inputs import Actor, AnalyticsQueryInput, FilterInput, FunnelStepInput
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
-from resolvers.analytics import engine, insights
-from resolvers.analytics.engine import FunnelStep
+from resolvers.analytics import engine, funnels, insights, retention
+from resolvers.analytics.funnels import FunnelStep
 from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, OrderBy, Ref
 from storage.models.money import nanos_to_usd
 from storage.timeutil import from_ms, now_ms
@@ -120,7 +120,7 @@ class Insights:
     metrics: list[InsightMetric]
 
 
-def _steps(found: list[engine.FunnelStepResult]) -> list[FunnelStepResult]:
+def _steps(found: list[funnels.FunnelStepResult]) -> list[FunnelStepResult]:
     return [
         FunnelStepResult(
             step=s.step, event=s.event, label=s.label, actors=s.actors, conversion_rate=s.conversion_rate,
@@ -138,7 +138,7 @@ async def run_funnel(
     ctx: Context, project_id: str, steps: list[FunnelStepInput], from_: datetime, to: datetime, window_hours: float,
     actor: Actor, filters: list[FilterInput] | None, breakdown_property: str | None,
 ) -> Funnel:
-    found = await engine.funnel(
+    found = await funnels.funnel(
         ctx.services, project_id,
         [FunnelStep(s.event, _filters(s.filters, f"steps[{i}].filters"), s.label) for i, s in enumerate(steps)],
         from_, to, timedelta(hours=window_hours), actor=actor.value, filters=_filters(filters, "filters"),
@@ -157,7 +157,7 @@ async def run_retention(
 ) -> Retention:
     if period not in ("day", "week", "month"):
         raise bad_input("period", "day, week or month")
-    found = await engine.retention(
+    found = await retention.retention(
         ctx.services, project_id, from_, to, period=period, periods=periods, actor=actor.value,  # type: ignore[arg-type]
         filters=_filters(filters, "filters"), cohort_event=cohort_event, return_event=return_event,
     )
