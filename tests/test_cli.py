@@ -1,6 +1,7 @@
 """The lensgraph command, run as a user would."""
 
 import re
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +21,13 @@ def test_demo_loads_once(tmp_path: Path) -> None:
     assert "events loaded" in first.stdout
     again = run("demo", "--database", url)
     assert "already present" in again.stdout
+    # Agent traces and a site's visitors, so every report has data on the first run.
+    db = sqlite3.connect(tmp_path / "demo.db")
+    kinds = dict(db.execute("SELECT kind, COUNT(DISTINCT session_id) FROM events GROUP BY kind").fetchall())
+    assert kinds == {"agent": 24, "tracker": 60}
+    (signups,) = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'tracker' AND type = 'signup'").fetchone()
+    assert signups > 0
+    db.close()
 
 
 def test_bad_settings_and_unreachable_databases_fail_in_one_line(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""A realistic sample so a newcomer sees data at once: agents, tool and LLM calls, errors."""
+"""A realistic sample so a newcomer sees data at once: agents, tool and LLM calls, errors, and a
+week of a small site's visitors (page views, signups, purchases) for the analytics reports."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from resolvers.analytics.context import referrer_domain
+from resolvers.core.ids import new_id
 from resolvers.core.services import Services
-from resolvers.traces.ingest import ingest_typed
+from resolvers.traces.ingest import Incoming, ingest, ingest_typed
+from storage.models import Event
 from storage.timeutil import iso_ms, now_ms
 
 AGENTS = [
@@ -68,7 +72,43 @@ def _session_events(rng: random.Random, index: int) -> list[dict[str, Any]]:
     return out
 
 
-async def load_demo(services: Services, project_id: str, sessions: int = 24, seed: int = 7) -> int:
+PAGES = ["/", "/pricing", "/docs", "/blog/launch", "/signup"]
+REFERRERS = [None, None, "https://www.google.com/", "https://news.ycombinator.com/", "https://twitter.com/x"]
+DEVICES = [("desktop", "Chrome", "Windows"), ("desktop", "Firefox", "Linux"), ("mobile", "Mobile Safari", "iOS"),
+           ("mobile", "Chrome Mobile", "Android"), ("tablet", "Mobile Safari", "iOS")]
+COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
+
+
+def _visit(rng: random.Random, index: int, project_id: str) -> list[Incoming]:
+    """One visitor's session: page views, now and then a signup and a purchase."""
+    user = f"visitor-{rng.randrange(40):02d}"
+    session_id = f"demo-visit-{index:03d}"
+    t = now_ms() - timedelta(days=rng.randint(0, 6), hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
+    referrer = rng.choice(REFERRERS)
+    device, browser, os_name = rng.choice(DEVICES)
+    country = rng.choice(COUNTRIES)
+    names = ["page_view"] * rng.randint(1, 4)
+    if rng.random() < 0.35:
+        names.append("signup")
+        if rng.random() < 0.4:
+            names.append("purchase")
+    out = []
+    for name in names:
+        t += timedelta(seconds=rng.randint(5, 90))
+        path = "/signup" if name != "page_view" else rng.choice(PAGES)
+        props: dict[str, Any] = {"path": path, "url": f"https://shop.example{path}"}
+        if name == "purchase":
+            props["plan"] = rng.choice(["pro", "team"])
+        out.append(Incoming(Event(
+            project_id=project_id, id=new_id(), session_id=session_id, type=name, timestamp=t, received_at=t,
+            payload=props, metadata={"source": "tracker"}, kind="tracker", user_id=user, url=props["url"], path=path,
+            referrer=referrer, referrer_domain=referrer_domain(referrer), device=device, browser=browser, os=os_name,
+            country=country,
+        )))
+    return out
+
+
+async def load_demo(services: Services, project_id: str, sessions: int = 24, seed: int = 7, visits: int = 60) -> int:
     """Ingest the sample once; a second call finds it and stores nothing."""
     first = f"demo-{AGENTS[0][0]}-000"
     if await services.store.traces.sessions_by_ids(project_id, [first]):
@@ -78,4 +118,7 @@ async def load_demo(services: Services, project_id: str, sessions: int = 24, see
     for index in range(sessions):
         result = await ingest_typed(services, project_id, _session_events(rng, index))
         stored += len(result.inserted)
+    for index in range(visits):
+        items = _visit(rng, index, project_id)
+        stored += len((await ingest(services, project_id, items, kind="tracker")).inserted)
     return stored
