@@ -44,6 +44,7 @@ BACKOFF_MAX_S = 30.0
 HEALTHY_AFTER_S = 30.0  # a worker that lived this long resets the backoff
 KILL_GRACE_S = 5.0  # beyond the shutdown window, before a worker that will not stop is killed
 PR_SET_PDEATHSIG = 1
+METRICS_DIR_PREFIX = "lensgraph-metrics-"  # then the supervisor's pid: a later start removes a dead one's
 
 
 class WorkersError(Exception):
@@ -110,6 +111,21 @@ def _worker_environment(settings: Settings, port: int) -> dict[str, str]:
     root = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
     return env
+
+
+def _sweep_metrics_dirs() -> None:
+    """Remove the metrics dirs of supervisors that are gone (killed with -9, so they could not remove their own)."""
+    root = Path(tempfile.gettempdir())
+    for path in root.glob(f"{METRICS_DIR_PREFIX}*-*"):
+        owner = path.name[len(METRICS_DIR_PREFIX):].split("-", 1)[0]
+        if not owner.isdigit():
+            continue
+        try:
+            os.kill(int(owner), 0)
+        except ProcessLookupError:
+            shutil.rmtree(path, ignore_errors=True)
+        except PermissionError:  # alive, someone else's
+            continue
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -217,7 +233,8 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
         env = _worker_environment(settings, port)
         if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-            self.metrics_dir = tempfile.mkdtemp(prefix="lensgraph-metrics-")
+            _sweep_metrics_dirs()
+            self.metrics_dir = tempfile.mkdtemp(prefix=f"{METRICS_DIR_PREFIX}{os.getpid()}-")
             env["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         try:
             first, *others = self.slots

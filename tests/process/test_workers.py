@@ -24,6 +24,19 @@ ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not supported(), reason="--workers needs Linux SO_REUSEPORT")
 
 
+@pytest.fixture
+def group(spawn: Spawn, tmp_path: Path) -> Spawn:
+    """`serve --workers 2` with its temp dir (the metrics dir) under tmp_path: the fixture's kill -9 at the end
+    leaves the dir for pytest to remove, not in /tmp."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir(exist_ok=True)
+
+    async def start(database_url: str | None = None) -> ServerProcess:
+        return await spawn(database_url, "--workers", "2", TMPDIR=str(tmp))
+
+    return start
+
+
 def fresh_connections() -> aiohttp.ClientSession:
     """A connection per request, so the kernel picks a worker for each."""
     return aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True),
@@ -52,8 +65,8 @@ def alive(pid: int) -> bool:
     return True
 
 
-async def test_two_workers_answer_on_one_port_and_a_replayed_batch_is_stored_once(spawn: Spawn) -> None:
-    server = await spawn(None, "--workers", "2")
+async def test_two_workers_answer_on_one_port_and_a_replayed_batch_is_stored_once(group: Spawn) -> None:
+    server = await group()
     assert server.log.count("listening on http://") == 1  # the banner, once
     seen = await pids_answering(server)
     assert len(seen) == 2 and server.proc.pid not in seen
@@ -67,8 +80,8 @@ async def test_two_workers_answer_on_one_port_and_a_replayed_batch_is_stored_onc
         assert sorted([ra, rb]) == [False, True]
 
 
-async def test_a_worker_killed_with_9_is_restarted_and_the_port_keeps_answering(spawn: Spawn) -> None:
-    server = await spawn(None, "--workers", "2")
+async def test_a_worker_killed_with_9_is_restarted_and_the_port_keeps_answering(group: Spawn) -> None:
+    server = await group()
     victim, survivor = list(await pids_answering(server))
     os.kill(victim, signal.SIGKILL)
     deadline = time.monotonic() + 10
@@ -101,8 +114,21 @@ async def test_sigterm_ends_the_group_with_exit_0_and_removes_its_metrics_dir(sp
     print(f"SIGTERM to exit of a 2-worker group: {seconds:.2f} s")
 
 
-async def test_metrics_sum_a_counter_over_the_workers(spawn: Spawn) -> None:
-    server = await spawn(None, "--workers", "2")
+async def test_a_killed_supervisors_metrics_dir_is_removed_by_the_next_start(spawn: Spawn, tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    first = await spawn(None, "--workers", "2", TMPDIR=str(tmp))
+    left = [p for p in tmp.iterdir() if p.name.startswith("lensgraph-metrics-")]
+    first.kill()  # -9: it cannot remove its dir; its workers get SIGTERM from the kernel
+    assert all(p.exists() for p in left) and len(left) == 1
+    second = await spawn(None, "--workers", "2", TMPDIR=str(tmp))
+    assert not left[0].exists()
+    names = [p.name for p in tmp.iterdir()]
+    assert len(names) == 1 and names[0].startswith(f"lensgraph-metrics-{second.proc.pid}-")
+
+
+async def test_metrics_sum_a_counter_over_the_workers(group: Spawn) -> None:
+    server = await group()
     seen = await pids_answering(server, want=2)
     more = await pids_answering(server, want=3, tries=20)  # 20 more, spread by the kernel
     total = sum(seen.values()) + sum(more.values())
@@ -132,9 +158,9 @@ def test_a_port_in_use_or_a_bad_database_stops_the_group_in_one_line(tmp_path: P
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("lensgraph: unsupported database URL")
 
 
-async def test_restore_refuses_while_workers_hold_the_database(spawn: Spawn, tmp_path: Path) -> None:
+async def test_restore_refuses_while_workers_hold_the_database(group: Spawn, tmp_path: Path) -> None:
     database = tmp_path / "shared.db"
-    server = await spawn(f"sqlite:///{database}", "--workers", "2")
+    server = await group(f"sqlite:///{database}")
     await pids_answering(server)
     backup = tmp_path / "copy.db"
     taken = subprocess.run([sys.executable, "-m", "graph.app.cli", "backup", str(backup), "--database",
