@@ -199,8 +199,10 @@ class Supervisor:
                 code = slot.proc.poll()
                 if code is not None and not slot.ready:
                     self._forget(slot.proc.pid)
-                    # Its one-line reason is already on stderr (shared with ours); say nothing more.
-                    raise WorkersError("", code if code > 0 else 2)
+                    if code > 0:  # its one-line reason is already on stderr (shared with ours)
+                        raise WorkersError("", code)
+                    raise WorkersError(f"worker {slot.index} (pid {slot.proc.pid}) died during start-up "
+                                       f"(signal {-code})")
             time.sleep(POLL_S)
 
     def _stop_all(self) -> None:
