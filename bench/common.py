@@ -74,6 +74,10 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
         "since /events allows 60 requests a minute per IP)",
     )
     g.add_argument("--startup-timeout", type=float, default=30.0, help="seconds to wait for /api/health")
+    g.add_argument(
+        "--workers", type=int, default=1,
+        help="with --spawn: serve --workers N, N server processes on the port (SO_REUSEPORT; default %(default)s)",
+    )
 
 
 def command_line() -> str:
@@ -201,6 +205,8 @@ class Server:
         repo = Path(self.args.repo).resolve()
         cli = server_module(repo)
         cmd += ["-m", cli, "serve", "--host", "127.0.0.1", "--port", str(port), "--database", db]
+        if self.args.workers > 1:  # only then: a --repo snapshot from before the flag still runs
+            cmd += ["--workers", str(self.args.workers)]
         env = dict(os.environ)
         env.setdefault("LENSGRAPH_LOG_LEVEL", "WARNING")
         if not self.args.rate_limits:
@@ -239,13 +245,27 @@ class Server:
                 raise SystemExit(f"server exited with code {self.proc.returncode} before it was healthy")
             try:
                 status, body = http_get(self.url + "/api/health", timeout=1.0)
-                if status == 200:
+                if status == 200 and self._all_workers_up():
                     return
                 last = f"HTTP {status}: {body[:200]!r}"
             except OSError as exc:
                 last = str(exc)
             time.sleep(0.1)
         raise SystemExit(f"server at {self.url} not healthy after {timeout:.0f}s ({last})")
+
+    def _all_workers_up(self) -> bool:
+        """With --workers N the first worker answers before the others listen: until N pids answer /readyz (each
+        request on a new connection, which the kernel gives to any listening worker)."""
+        if self.proc is None or self.args.workers <= 1:
+            return True
+        pids = set()
+        for _ in range(20 * self.args.workers):
+            status, body = http_get(self.url + "/readyz", timeout=2.0)
+            if status == 200:
+                pids.add(json.loads(body).get("pid"))
+            if len(pids) >= self.args.workers:
+                return True
+        return False
 
     def _stop(self) -> None:
         proc = self.proc
@@ -271,12 +291,19 @@ class Server:
                 print("#   " + line)
 
     def cpu_seconds(self) -> float | None:
-        """User+system CPU the spawned server has used so far (Linux /proc), None if unknown."""
+        """User+system CPU the spawned server has used so far (Linux /proc), None if unknown; with --workers, the
+        parent's and its live workers' together."""
         if self.proc is None:
             return None
         try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            pids = [self.proc.pid]
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+            ticks = 0
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                ticks += int(fields[11]) + int(fields[12])
+            return ticks / os.sysconf("SC_CLK_TCK")
         except (OSError, IndexError, ValueError):
             return None
 

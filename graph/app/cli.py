@@ -46,8 +46,10 @@ def _settings(args: argparse.Namespace) -> Settings:
     return Settings.from_env(**overrides)
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(level: str, pids: bool = False) -> None:
+    """pids: with several workers each line says which process wrote it."""
+    pid = "[%(process)d] " if pids else ""
+    logging.basicConfig(level=level.upper(), format=f"%(asctime)s {pid}%(levelname)s %(name)s: %(message)s")
 
 
 def _loopback(host: str) -> bool:
@@ -78,16 +80,23 @@ def _banner(settings: Settings, port: int) -> None:
     log.info("LensGraph %s listening on %s (database %s)", _version(), base, redact(settings.database_url))
 
 
-async def _serve(settings: Settings, demo: bool) -> None:
-    from graph.app import memdebug
-    from graph.app.factory import create_app, store_for
-    from graph.rest.keys import SERVICES
-
+def _check_exposure(settings: Settings) -> None:
     if settings.dev_mode and not settings.allow_remote_dev_mode and not _loopback(settings.host):
         raise StartupError(
             f"refusing to listen on {settings.host} in dev mode (no authentication): set LENSGRAPH_API_KEY, "
             "or pass --allow-remote-dev-mode if this network is trusted"
         )
+
+
+async def _serve(settings: Settings, demo: bool, ready_fd: int | None = None) -> None:
+    """ready_fd: set in a worker of `serve --workers N`; it listens with reuse_port, tells the parent on this
+    descriptor once it does, and leaves the banner to the parent."""
+    from graph.app import memdebug
+    from graph.app.factory import create_app, store_for
+    from graph.app.workers import tell_ready
+    from graph.rest.keys import SERVICES
+
+    _check_exposure(settings)
     store = store_for(settings)  # fails on an unsupported URL before anything starts
     app = create_app(settings, store=store)
     memdebug.install(app)
@@ -121,13 +130,16 @@ async def _serve(settings: Settings, demo: bool) -> None:
     gc.collect()
     gc.freeze()
     try:
-        site = web.TCPSite(runner, settings.host, settings.port)
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=ready_fd is not None or None)
         try:
             await site.start()
         except OSError as exc:
             raise StartupError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-        port = int(runner.addresses[0][1]) if runner.addresses else settings.port
-        _banner(settings, port)
+        if ready_fd is None:
+            port = int(runner.addresses[0][1]) if runner.addresses else settings.port
+            _banner(settings, port)
+        else:
+            tell_ready(ready_fd)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -140,9 +152,22 @@ async def _serve(settings: Settings, demo: bool) -> None:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from graph.app import workers
+
     settings = _settings(args)
-    _logging(settings.log_level)
-    asyncio.run(_serve(settings, args.demo))
+    worker_fd = workers.ready_fd()
+    _logging(settings.log_level, pids=settings.workers > 1 or worker_fd is not None)
+    if settings.workers > 1 and worker_fd is None:
+        if not workers.supported():
+            raise StartupError("--workers above 1 needs Linux (SO_REUSEPORT spreads connections over the workers)")
+        _check_exposure(settings)
+        try:
+            return workers.Supervisor(settings, args.demo).run(lambda port: _banner(settings, port))
+        except workers.WorkersError as exc:
+            if str(exc):
+                print(f"lensgraph: {exc}", file=sys.stderr)
+            return exc.exit_code
+    asyncio.run(_serve(settings, args.demo, worker_fd))
     return 0
 
 

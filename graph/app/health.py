@@ -10,6 +10,7 @@ even with no traffic. Both are public and tenant-free.
 from __future__ import annotations
 
 import asyncio
+import os
 
 from aiohttp import web
 
@@ -48,7 +49,7 @@ async def readyz(request: web.Request) -> web.Response:
     ready = all(v == "ok" for v in checks.values())
     degraded = checks["store"].startswith("read-only") and checks["live"] == "ok"
     body = {"status": "ready" if ready else "degraded" if degraded else "unavailable", "checks": checks,
-            "live_subscribers": services.bus.subscriber_count}
+            "live_subscribers": services.bus.subscriber_count, "pid": os.getpid()}
     return json_response(body, 200 if ready else 503)
 
 

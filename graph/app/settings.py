@@ -68,6 +68,11 @@ class Settings(BaseModel):
         default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
     )
     access_log: bool = Field(default=True, description="log one line per request at INFO")
+    workers: int = Field(
+        default=1, ge=1, le=64,
+        description="server processes sharing the port; above 1 each is a full server listening with "
+        "SO_REUSEPORT (Linux), supervised and restarted by the lensgraph process",
+    )
     shutdown_seconds: float = Field(default=3.0, gt=0, le=60, description="longest drain on SIGTERM")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,7 @@ async def test_a_full_disk_answers_503_stores_nothing_partial_and_recovers_in_pl
     assert (await api.data("{ sessions { totalCount } }"))["sessions"]["totalCount"] == len(sessions)
     resp = await api.client.get("/readyz")
     assert resp.status == 503
-    assert await resp.json() == {"status": "degraded", "live_subscribers": 0,
+    assert await resp.json() == {"status": "degraded", "live_subscribers": 0, "pid": os.getpid(),
                                  "checks": {"store": f"read-only: {FULL} (SQLITE_FULL)", "live": "ok"}}
 
     # Space is freed: readiness returns without any write from a client, then the client's retry is stored once.
