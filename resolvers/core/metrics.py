@@ -90,6 +90,7 @@ class TimedStore:
         self.idempotency = TimedDomain("idempotency", inner.idempotency)
         self.counters = TimedDomain("counters", inner.counters)
         self.analytics = TimedDomain("analytics", inner.analytics)
+        self.experiments = TimedDomain("experiments", inner.experiments)
         self.live = inner.live
 
     async def start(self) -> None:

@@ -21,6 +21,7 @@ from storage.contract.common import (
     StoreUnavailable,
 )
 from storage.contract.counters import CounterStore
+from storage.contract.experiments import ExperimentStore
 from storage.contract.idempotency import IdempotencyStore
 from storage.contract.live import Change, ChangeFeed
 from storage.contract.projects import ProjectStore
@@ -51,6 +52,8 @@ class Store(Protocol):
     def live(self) -> ChangeFeed: ...
     @property
     def analytics(self) -> AnalyticsStore: ...
+    @property
+    def experiments(self) -> ExperimentStore: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
@@ -79,6 +82,7 @@ __all__ = [
     "CounterStore",
     "EventKey",
     "EventQuery",
+    "ExperimentStore",
     "IdempotencyStore",
     "Page",
     "PageResult",

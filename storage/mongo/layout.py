@@ -17,11 +17,13 @@ EVENTS, SESSIONS, AGENTS, COUNTERS = "events", "sessions", "agents", "counters"
 PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
 RATE_WINDOWS = "rate_windows"
 ACCOUNTS, ACCOUNT_KEYS = "accounts", "account_keys"
+EXPERIMENTS = "experiments"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 # Version 3: events carry kind and product context (see Mongo._product_fields).
 # Version 4: accounts and their keys; projects may carry account_id (absent on older ones: no account).
-SCHEMA_VERSION = 4
+# Version 5: experiments (nothing to convert: a new collection and its indexes).
+SCHEMA_VERSION = 5
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -80,6 +82,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     KEYS: [
         _index("api_keys_by_id", "id", unique=True),
         _index("api_keys_by_project", "project_id", "created_at", "id"),
+    ],
+    # The SQLite V5 indexes: a name is unique within its project; listing is newest first.
+    EXPERIMENTS: [
+        _index("experiments_by_name", "project_id", "name", unique=True),
+        _index("experiments_by_created", "project_id", "created_at", "id"),
     ],
     RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [

@@ -17,6 +17,7 @@ from storage.mongo.layout import (
     ACCOUNTS,
     AGENTS,
     EVENTS,
+    EXPERIMENTS,
     IDEMPOTENCY,
     KEYS,
     NO_ID,
@@ -27,7 +28,7 @@ from storage.mongo.layout import (
 
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.
-OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY)
+OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY, EXPERIMENTS)
 
 
 @translated

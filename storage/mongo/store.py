@@ -12,6 +12,7 @@ from pymongo import AsyncMongoClient
 from storage.mongo.analytics import MongoAnalytics
 from storage.mongo.client import Mongo
 from storage.mongo.counters import MongoCounters
+from storage.mongo.experiments import MongoExperiments
 from storage.mongo.idempotency import MongoIdempotency
 from storage.mongo.live import MongoFeed
 from storage.mongo.projects import MongoProjects
@@ -27,6 +28,7 @@ class MongoStore:
         self.idempotency = MongoIdempotency(self.mongo)
         self.counters = MongoCounters(self.mongo)
         self.analytics = MongoAnalytics(self.mongo)
+        self.experiments = MongoExperiments(self.mongo)
 
     @property
     def hosts(self) -> str:

@@ -230,7 +230,27 @@ ALTER TABLE projects ADD COLUMN account_id TEXT;
 CREATE INDEX IF NOT EXISTS projects_by_account ON projects (account_id, created_at, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4)
+# Version 5: experiments (A/B test definitions), per project; a name is unique within its project. Variants are
+# JSON text (a short list, always read whole); listing is newest first.
+V5 = """
+CREATE TABLE IF NOT EXISTS experiments (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    variants TEXT NOT NULL,
+    goal_event TEXT NOT NULL,
+    status TEXT NOT NULL,
+    winner TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS experiments_by_name ON experiments (project_id, name);
+CREATE INDEX IF NOT EXISTS experiments_by_created ON experiments (project_id, created_at, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

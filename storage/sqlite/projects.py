@@ -20,7 +20,7 @@ KEY_COLUMNS = "hash, id, project_id, prefix, created_at, revoked_at"
 ACCOUNT_COLUMNS = "id, name, tier, projects_limit, created_at"
 ACCOUNT_KEY_COLUMNS = "hash, id, account_id, prefix, created_at, revoked_at"
 # Every table a project owns, deleted with it.
-OWNED_TABLES = ("events", "sessions", "session_tags", "agents", "api_keys", "idempotency")
+OWNED_TABLES = ("events", "sessions", "session_tags", "agents", "api_keys", "idempotency", "experiments")
 
 
 def _project(row: Sequence[Any]) -> Project:

@@ -7,6 +7,7 @@ from pathlib import Path
 from storage.sqlite.analytics import SQLiteAnalytics
 from storage.sqlite.counters import SQLiteCounters
 from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
+from storage.sqlite.experiments import SQLiteExperiments
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
 from storage.sqlite.projects import SQLiteProjects
@@ -25,6 +26,7 @@ class SQLiteStore:
         self.idempotency = SQLiteIdempotency(self.db)
         self.counters = SQLiteCounters(self.db)
         self.analytics = SQLiteAnalytics(self.db)
+        self.experiments = SQLiteExperiments(self.db)
 
     async def start(self) -> None:
         await self.db.open()

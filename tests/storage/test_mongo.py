@@ -105,7 +105,7 @@ async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
 
     upgraded = await open_mongo(mongo_server, old.database_name)
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
-    assert SCHEMA_VERSION == 4
+    assert SCHEMA_VERSION == 5
     (moved,) = await upgraded.traces.session_chain(P, "visitor")
     assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
     kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}

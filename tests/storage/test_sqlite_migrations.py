@@ -11,7 +11,7 @@ import pytest
 
 from resolvers.traces.chain import event_hash, verify
 from storage.contract import EventQuery, Page, SchemaTooNew, SessionQuery
-from storage.models import Event
+from storage.models import Event, Experiment, Variant
 from storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, V1, _statements
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import to_ms
@@ -108,6 +108,34 @@ async def test_a_version_3_database_gains_accounts_and_keeps_its_projects(tmp_pa
         assert await store.projects.accounts_by_ids(["any"]) == []
     finally:
         await store.close()
+
+
+async def test_a_version_4_database_gains_experiments_and_keeps_its_projects(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    for script in MIGRATIONS[:4]:
+        for statement in _statements(script):
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 4")
+    db.execute("INSERT INTO projects (id, name, created_at, allowed_origins, tracker_token) VALUES "
+               "('old', 'old-site', ?, '[]', 'lgt_old')", (to_ms(T0),))
+    db.close()
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (old,) = await store.projects.projects_by_ids(["old"])
+        assert old.name == "old-site"
+        assert await store.experiments.list_experiments("old") == []
+        made = await store.experiments.create_experiment(Experiment(
+            project_id="old", id="x1", name="hero", goal_event="signup", variants=[Variant(key="control", weight=100)],
+            created_at=T0, updated_at=T0,
+        ))
+        assert await store.experiments.experiment_by_name("old", "hero") == made
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    db.close()
 
 
 async def test_opening_twice_migrates_once_and_keeps_data(tmp_path: Path) -> None:
