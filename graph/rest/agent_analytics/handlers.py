@@ -15,7 +15,16 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from typing_extensions import TypedDict
 
-from graph.rest.agent_analytics import reports
+from graph.rest.agent_analytics import experiments, reports
+from graph.rest.agent_analytics.experiments import (
+    ConfigOut,
+    ExperimentDeletedOut,
+    ExperimentIn,
+    ExperimentListOut,
+    ExperimentOut,
+    ExperimentPatchIn,
+    ExperimentWithResultsOut,
+)
 from graph.rest.agent_analytics.reports_wire import (
     BreakdownOut,
     DistributionOut,
@@ -432,6 +441,46 @@ REPORTS = (
           Param("window", "query", "Seconds (10 to 3600, default 60)", int)),
 )
 
+EXPERIMENT_ID = Param("id", "path", "The experiment's id")
+EXPERIMENT_PROJECT = Param("project", "query", "The project (id or name); optional, the caller's projects are searched")
+NEW_EXPERIMENT = {"project": "default", "name": "cta-color", "variants": ["control", "green"], "goal_event": "signup"}
+EXPERIMENTS = (
+    Operation(
+        "GET", "/experiments/config", experiments.experiment_config, "Active experiments for tracker.js",
+        {200: (ConfigOut, "Each active experiment by name, with its variants and weights")}, params=(TOKEN,),
+        security=TRACKER_AUTH, examples=(Example("default", 200),),
+    ),
+    Operation(
+        "POST", "/experiments", experiments.create_experiment, "Create an A/B experiment",
+        {201: (ExperimentOut, "Created; the first variant is the control")}, body=ExperimentIn,
+        errors={404: "No such project (or not this key's)", 409: "The project has an experiment of that name"},
+        examples=(Example("create", 201, body=NEW_EXPERIMENT),
+                  Example("one_variant", 400, body={**NEW_EXPERIMENT, "name": "x", "variants": ["only"]})),
+    ),
+    Operation(
+        "GET", "/experiments", experiments.list_experiments, "A project's experiments, newest first",
+        {200: (ExperimentListOut, "The experiments")}, params=(PROJECT_Q,),
+        errors={404: "No such project (or not this key's)"}, examples=(Example("default", 200, query=DEFAULT_Q),),
+    ),
+    Operation(
+        "GET", "/experiments/{id}", experiments.get_experiment, "One experiment with live results",
+        {200: (ExperimentWithResultsOut, "The experiment and per-variant results")},
+        params=(EXPERIMENT_ID, EXPERIMENT_PROJECT), errors={404: "No such experiment"},
+        examples=(Example("missing", 404, path={"id": "nope"}),),
+    ),
+    Operation(
+        "PATCH", "/experiments/{id}", experiments.update_experiment, "Change an experiment's status",
+        {200: (ExperimentOut, "The experiment as it is now")}, body=ExperimentPatchIn,
+        params=(EXPERIMENT_ID, EXPERIMENT_PROJECT), errors={404: "No such experiment"},
+        examples=(Example("missing", 404, path={"id": "nope"}, body={"status": "paused"}),),
+    ),
+    Operation(
+        "DELETE", "/experiments/{id}", experiments.delete_experiment, "Delete an experiment",
+        {200: (ExperimentDeletedOut, "Deleted")}, params=(EXPERIMENT_ID, EXPERIMENT_PROJECT),
+        errors={404: "No such experiment"}, examples=(Example("missing", 404, path={"id": "nope"}),),
+    ),
+)
+
 OPERATIONS = (
     Operation("GET", "/health", health, "Liveness", {200: (HealthOut, "Up")}, examples=(Example("up", 200),)),
     Operation(
@@ -500,6 +549,7 @@ OPERATIONS = (
         examples=(Example("rotate", 200),),
     ),
     *REPORTS,
+    *EXPERIMENTS,
     Operation(
         "GET", "/stream", stream, "Live events as Server-Sent Events",
         {200: (None, "An event stream: each `data:` line is one event as JSON (EventOut)")},
