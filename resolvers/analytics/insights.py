@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from resolvers.analytics.engine import total
 from resolvers.core.services import Services
-from storage.models.analytics import AnalyticsQuery, Filter, Metric, Ref
+from storage.models.analytics import TRACKED, AnalyticsQuery, Filter, Metric, Ref
 
 PERIODS = ("1d", "7d", "14d", "30d", "90d")
-TRACKED = (Filter(Ref("kind"), "eq", "tracker"),)
+TRACKED_ONLY = (TRACKED,)
 BOUNCED = (Filter(Ref("event_count"), "eq", 1),)
 
 
@@ -70,7 +70,7 @@ async def _measure(
 
 
 async def compare_periods(
-    services: Services, project_id: str, days: int, now: datetime, filters: tuple[Filter, ...] = TRACKED
+    services: Services, project_id: str, days: int, now: datetime, filters: tuple[Filter, ...] = TRACKED_ONLY
 ) -> Insights:
     today = datetime(now.year, now.month, now.day, tzinfo=UTC)
     current_start = today - timedelta(days=days - 1)

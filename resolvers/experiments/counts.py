@@ -14,11 +14,9 @@ from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
 from resolvers.experiments.service import EXPOSURE
 from resolvers.experiments.stats import VariantCounts
-from storage.models.analytics import Filter, Ref, StepQuery
+from storage.models.analytics import TRACKED, Filter, Ref, StepQuery
 from storage.models.experiments import Experiment
 from storage.timeutil import now_ms
-
-TRACKED = Filter(Ref("kind"), "eq", "tracker")
 
 
 async def variant_counts(services: Services, experiment: Experiment, actor: str = "user_id") -> list[VariantCounts]:

@@ -73,6 +73,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
 # (ended_at, else last_event_at) - started_at: a tracked visit never ends explicitly, so its length
 # is up to its last event, as the seed-003 system measures it.
 TIME_FIELDS = ("timestamp", "started_at", "ended_at", "last_event_at")
+# Bucket widths in epoch milliseconds, and where each source keeps its properties: both compilers use them.
+HOUR_MS, DAY_MS, WEEK_MS = 3_600_000, 86_400_000, 604_800_000
+PROPERTIES = {"events": "payload", "sessions": "metadata"}
 
 
 @dataclass(frozen=True)
@@ -268,3 +271,7 @@ def check_steps(query: StepQuery) -> None:
         check_ref("events", query.breakdown)
     if query.limit < 0:
         raise ValueError("limit must not be negative")
+
+
+# Product events, as every product report filters them (agent steps have kind "agent").
+TRACKED = Filter(Ref("kind"), "eq", "tracker")

@@ -18,7 +18,12 @@ from datetime import datetime
 from typing import Any
 
 from storage.models.analytics import (
+    DAY_MS,
+    HOUR_MS,
+    PROPERTIES,
     RANK_EPSILON,
+    TIME_FIELDS,
+    WEEK_MS,
     AnalyticsQuery,
     Filter,
     Metric,
@@ -36,10 +41,7 @@ from storage.mongo.client import Mongo
 from storage.mongo.faults import translated
 from storage.timeutil import EPOCH, from_ms, to_ms
 
-HOUR, DAY, WEEK = 3_600_000, 86_400_000, 604_800_000
 TIME = {"events": "timestamp", "sessions": "started_at"}
-CONTAINER = {"events": "payload", "sessions": "metadata"}
-TIME_FIELDS = frozenset({"timestamp", "started_at", "ended_at", "last_event_at"})
 NUMBER_TYPES = ["int", "long", "double", "decimal"]
 NEVER = {"$eq": [1, 0]}
 
@@ -56,11 +58,11 @@ def _ms(date: Any) -> dict[str, Any]:
 def _bucket(bucket: str, date: str) -> Any:
     ms = _ms(date)
     if bucket == "hour":
-        return {"$subtract": [ms, _posmod(ms, HOUR)]}
+        return {"$subtract": [ms, _posmod(ms, HOUR_MS)]}
     if bucket == "day":
-        return {"$subtract": [ms, _posmod(ms, DAY)]}
+        return {"$subtract": [ms, _posmod(ms, DAY_MS)]}
     if bucket == "week":  # 1970-01-01 was a Thursday: Monday is 3 days before
-        return {"$subtract": [ms, _posmod({"$add": [ms, 3 * DAY]}, WEEK)]}
+        return {"$subtract": [ms, _posmod({"$add": [ms, 3 * DAY_MS]}, WEEK_MS)]}
     if bucket == "month":
         return _ms({"$dateFromParts": {"year": {"$year": date}, "month": {"$month": date}}})
     if bucket == "hour_of_day":
@@ -86,7 +88,7 @@ class _Compiler:
             if ref.name in TIME_FIELDS:
                 return _ms(f"${ref.name}")
             return {"$ifNull": [f"${ref.name}", None]}
-        container = CONTAINER[self.source]
+        container = PROPERTIES[self.source]
         name = ref.name
         if name and "." not in name and not name.startswith("$") and "\0" not in name:
             return {"$ifNull": [f"${container}.{name}", None]}

@@ -24,7 +24,11 @@ from typing import Any
 import orjson
 
 from storage.models.analytics import (
+    DAY_MS,
+    HOUR_MS,
+    PROPERTIES,
     RANK_EPSILON,
+    WEEK_MS,
     AnalyticsQuery,
     Filter,
     Metric,
@@ -41,10 +45,8 @@ from storage.models.analytics import (
 from storage.sqlite.database import Database
 from storage.timeutil import to_ms
 
-HOUR, DAY, WEEK = 3_600_000, 86_400_000, 604_800_000
 TABLE = {"events": "events", "sessions": "sessions"}
 TIME = {"events": "ts", "sessions": "started_at"}
-CONTAINER = {"events": "payload", "sessions": "metadata"}  # where properties live
 # Field name -> column expression; the rest are their own column.
 COLUMNS: dict[Source, dict[str, str]] = {
     "events": {"timestamp": "ts"},
@@ -59,18 +61,18 @@ def _posmod(expr: str, unit: int) -> str:
 
 def _bucket(bucket: str, ts: str) -> str:
     if bucket == "hour":
-        return f"({ts} - {_posmod(ts, HOUR)})"
+        return f"({ts} - {_posmod(ts, HOUR_MS)})"
     if bucket == "day":
-        return f"({ts} - {_posmod(ts, DAY)})"
+        return f"({ts} - {_posmod(ts, DAY_MS)})"
     if bucket == "week":  # 1970-01-01 was a Thursday: Monday is 3 days before
-        return f"({ts} - {_posmod(f'{ts} + {3 * DAY}', WEEK)})"
+        return f"({ts} - {_posmod(f'{ts} + {3 * DAY_MS}', WEEK_MS)})"
     if bucket == "month":
         seconds = f"(({ts} - {_posmod(ts, 1000)}) / 1000)"
         return f"(CAST(strftime('%s', {seconds}, 'unixepoch', 'start of month') AS INTEGER) * 1000)"
     if bucket == "hour_of_day":
-        return f"({_posmod(ts, DAY)} / {HOUR})"
+        return f"({_posmod(ts, DAY_MS)} / {HOUR_MS})"
     if bucket == "day_of_week":  # 0 = Sunday; day 0 was a Thursday (4)
-        return f"({_posmod(f'({ts} - {_posmod(ts, DAY)}) / {DAY} + 4', 7)})"
+        return f"({_posmod(f'({ts} - {_posmod(ts, DAY_MS)}) / {DAY_MS} + 4', 7)})"
     raise ValueError(f"unknown bucket {bucket!r}")
 
 
@@ -126,7 +128,7 @@ class _Compiler:
 
     def _prop(self, ref: Ref, what: str) -> str:
         """what: 'json' (JSON text or NULL), 'type' (json_type) or 'sql' (the SQL value, ->>)."""
-        c = CONTAINER[self.source]
+        c = PROPERTIES[self.source]
         plain, key = self._key(ref.name)
         if plain:
             return {"json": f"({c} -> {key})", "type": f"json_type({c}, {key})", "sql": f"({c} ->> {key})"}[what]

@@ -89,16 +89,21 @@ async def test_a_version_1_database_is_migrated_and_reads_back(tmp_path: Path) -
     db.close()
 
 
-async def test_a_version_3_database_gains_accounts_and_keeps_its_projects(tmp_path: Path) -> None:
-    path = tmp_path / "v3.db"
+def write_version_with_a_project(path: Path, version: int) -> Path:
+    """A database as release `version` left it (its migrations applied, no later ones), with one project."""
     db = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:3]:
+    for script in MIGRATIONS[:version]:
         for statement in _statements(script):
             db.execute(statement)
-    db.execute("PRAGMA user_version = 3")
+    db.execute(f"PRAGMA user_version = {version}")
     db.execute("INSERT INTO projects (id, name, created_at, allowed_origins, tracker_token) VALUES "
                "('old', 'old-site', ?, '[]', 'lgt_old')", (to_ms(T0),))
     db.close()
+    return path
+
+
+async def test_a_version_3_database_gains_accounts_and_keeps_its_projects(tmp_path: Path) -> None:
+    path = write_version_with_a_project(tmp_path / "v3.db", 3)
     store = SQLiteStore(path)
     await store.start()
     try:
@@ -111,15 +116,7 @@ async def test_a_version_3_database_gains_accounts_and_keeps_its_projects(tmp_pa
 
 
 async def test_a_version_4_database_gains_experiments_and_keeps_its_projects(tmp_path: Path) -> None:
-    path = tmp_path / "v4.db"
-    db = sqlite3.connect(path, isolation_level=None)
-    for script in MIGRATIONS[:4]:
-        for statement in _statements(script):
-            db.execute(statement)
-    db.execute("PRAGMA user_version = 4")
-    db.execute("INSERT INTO projects (id, name, created_at, allowed_origins, tracker_token) VALUES "
-               "('old', 'old-site', ?, '[]', 'lgt_old')", (to_ms(T0),))
-    db.close()
+    path = write_version_with_a_project(tmp_path / "v4.db", 4)
     store = SQLiteStore(path)
     await store.start()
     try:

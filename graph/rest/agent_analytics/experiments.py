@@ -11,11 +11,11 @@ from pydantic import with_config
 from typing_extensions import TypedDict
 
 from graph.rest.agent_analytics.reports.common import read_project
+from graph.rest.agent_analytics.trackers import tracker_auth
 from graph.rest.agent_analytics.wire import CLOSED
-from graph.rest.auth import credentials, x_api_key
+from graph.rest.auth import credentials
 from graph.rest.http import json_response, read_json
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
-from resolvers.core.auth import Principal
 from resolvers.core.errors import InputError, Problem
 from resolvers.experiments import service
 from resolvers.experiments.counts import variant_counts
@@ -257,17 +257,7 @@ async def delete_experiment(request: web.Request) -> web.Response:
     return json_response(answer)
 
 
-async def _tracker_token(request: web.Request) -> Principal:
-    """The project's public token (?token=), checked against its allowed origins; else a secret key."""
-    services = request.config_dict[SERVICES]
-    token = request.query.get("token")
-    if token:
-        principal, _ = await services.auth.authenticate_tracker(token, request.headers.get("Origin"))
-        return principal
-    return await services.auth.authenticate(x_api_key(request))
-
-
-@credentials(_tracker_token)
+@credentials(tracker_auth)
 async def experiment_config(request: web.Request) -> web.Response:
     """What tracker.js assigns from: the token's project's active experiments, by name."""
     found = await request.config_dict[SERVICES].store.experiments.list_experiments(request[PROJECT])

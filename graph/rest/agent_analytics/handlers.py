@@ -41,6 +41,7 @@ from graph.rest.agent_analytics.reports_wire import (
     SessionsOut,
     StatsOut,
 )
+from graph.rest.agent_analytics.trackers import tracker_auth
 from graph.rest.agent_analytics.wire import (
     AccountOut,
     DeletedOut,
@@ -65,7 +66,6 @@ from graph.rest.openapi import EVENT_STREAM, Example, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
 from resolvers.analytics.context import product_context
-from resolvers.core.auth import Principal
 from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem, from_pydantic, join_path
 from resolvers.core.ids import new_id
@@ -151,22 +151,6 @@ def _to_incoming(
             **context,
         )
     )
-
-
-async def tracker_auth(request: web.Request) -> Principal:
-    """A tracker token (query or body) with its origin check, else a secret key."""
-    services = request.config_dict[SERVICES]
-    token = request.query.get("token")
-    if not token:
-        try:
-            body = await read_json(request)  # aiohttp keeps the body for the handler
-        except InputError:
-            body = None
-        token = body.get("token") if isinstance(body, dict) else None
-    if isinstance(token, str) and token:
-        principal, _ = await services.auth.authenticate_tracker(token, request.headers.get("Origin"))
-        return principal
-    return await services.auth.authenticate(x_api_key(request))
 
 
 @credentials(tracker_auth)

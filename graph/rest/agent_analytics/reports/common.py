@@ -15,11 +15,8 @@ from graph.rest.keys import PRINCIPAL, SERVICES
 from resolvers.core.errors import InputError, Problem
 from resolvers.projects import service as projects
 from storage.models import Event
-from storage.models.analytics import AnalyticsQuery, Filter, Ref
+from storage.models.analytics import TRACKED, AnalyticsQuery, Ref
 from storage.timeutil import now_ms, to_ms
-
-TRACKED = Filter(Ref("kind"), "eq", "tracker")
-
 
 DAY = timedelta(days=1)
 

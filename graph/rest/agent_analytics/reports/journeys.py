@@ -10,7 +10,6 @@ from aiohttp import web
 from graph.rest.agent_analytics.reports.common import (
     COLUMN_PROPERTIES,
     DAY,
-    TRACKED,
     breakdown_ref,
     iso_date,
     parse_since,
@@ -29,7 +28,7 @@ from graph.rest.keys import SERVICES
 from resolvers.analytics.funnels import FunnelStep, FunnelStepResult, funnel
 from resolvers.analytics.retention import retention
 from resolvers.core.errors import InputError, Problem
-from storage.models.analytics import Filter, Ref
+from storage.models.analytics import TRACKED, Filter, Ref
 
 FUNNEL_OPS = {"eq": "eq", "neq": "neq", "in": "in", "contains": "contains", "gt": "gt", "lt": "lt",
               "gte": "gte", "lte": "lte", "exists": "exists"}
