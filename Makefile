@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
+export CHROMIUM  # the browser tests launch this binary
 
 .PHONY: help run demo test lint typecheck imports pytest schema bench clean
 

@@ -41,6 +41,7 @@ from graph.rest.agent_analytics.reports_wire import (
     SessionsOut,
     StatsOut,
 )
+from graph.rest.agent_analytics.tracker_script import tracker_script
 from graph.rest.agent_analytics.trackers import tracker_auth
 from graph.rest.agent_analytics.wire import (
     AccountOut,
@@ -535,6 +536,13 @@ OPERATIONS = (
     *REPORTS,
     *EXPERIMENTS,
     Operation(
+        "GET", "/tracker.js", tracker_script, "JavaScript tracker script",
+        {200: (None, "tracker.js, minified (gzipped when accepted); it posts to the prefix it is loaded from")},
+        media="application/javascript", examples=(Example("script", 200),),
+        description="The snippet: `<script defer src=\"{prefix}/tracker.js\" data-project=\"my-site\" "
+                    "data-token=\"...\"></script>`. README: tracker.js.",
+    ),
+    Operation(
         "GET", "/stream", stream, "Live events as Server-Sent Events",
         {200: (None, "An event stream: each `data:` line is one event as JSON (EventOut)")},
         media=EVENT_STREAM, security=("ApiKey", "ProjectToken", "Bearer"),
@@ -567,5 +575,9 @@ RATE_STYLE = "x"
 
 
 def rate_rules(per_minute: int) -> list[Rule]:
-    return [Rule("/track", per_minute * 10, 60), Rule("/", per_minute, 60)]
+    # Every page view of a tracked site asks for the script and the experiment config: they share the
+    # tracking budget, not the API's.
+    tracking = per_minute * 10
+    return [Rule("/track", tracking, 60), Rule("/experiments/config", tracking, 60),
+            Rule("/tracker.js", tracking, 60), Rule("/", per_minute, 60)]
 
