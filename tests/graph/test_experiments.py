@@ -156,3 +156,28 @@ async def test_experiments_are_scoped_to_their_project(make_api: Any) -> None:
     resp = await api.client.post(PREFIX, json={"name": "cta", "variants": ["a", "b"], "goal_event": "x"},
                                  headers=theirs)
     assert resp.status == 201, await resp.text()
+
+
+async def test_config_refuses_bad_tokens_and_disallowed_origins(make_api: Any) -> None:
+    api = await make_api(api_key="admin-key-0123456789")
+    admin = {"X-API-Key": "admin-key-0123456789"}
+    resp = await api.client.post("/agent-analytics/projects", json={
+        "name": "shop", "allowed_origins": ["https://shop.example"]}, headers=admin)
+    token = (await resp.json())["project_token"]
+    resp = await api.client.post(PREFIX, json={"project": "shop", "name": "cta", "variants": ["a", "b"],
+                                               "goal_event": "signup"}, headers=admin)
+    assert resp.status == 201, await resp.text()
+
+    async def config(token: str, origin: str | None) -> tuple[int, Any]:
+        headers = {"Origin": origin} if origin else {}
+        resp = await api.client.get(f"{PREFIX}/config", params={"token": token}, headers=headers)
+        return resp.status, await resp.json()
+
+    status, body = await config(token, "https://shop.example")
+    assert (status, [e["key"] for e in body["experiments"]]) == (200, ["cta"])
+    status, body = await config(token, "https://evil.example")
+    assert status == 403 and "origin" in body["error"].lower(), body
+    status, body = await config("aat_not-a-real-token", "https://shop.example")
+    assert status == 401 and "experiments" not in body, body
+    status, body = await config("", None)  # no token and no key: who is asking is unknown
+    assert status == 401, body
