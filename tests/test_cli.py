@@ -27,6 +27,11 @@ def test_demo_loads_once(tmp_path: Path) -> None:
     assert kinds == {"agent": 24, "tracker": 60}
     (signups,) = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'tracker' AND type = 'signup'").fetchone()
     assert signups > 0
+    # A week-long A/B test whose visitors were exposed on their first page view.
+    (experiment,) = db.execute("SELECT name FROM experiments").fetchone()
+    (exposed,) = db.execute("SELECT COUNT(DISTINCT user_id) FROM events WHERE type = '$experiment_exposure' "
+                            "AND json_extract(payload, '$.experiment') = ?", (experiment,)).fetchone()
+    assert (experiment, exposed > 20) == ("signup-cta", True)
     db.close()
 
 

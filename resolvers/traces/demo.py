@@ -10,8 +10,11 @@ from typing import Any
 from resolvers.analytics.context import referrer_domain
 from resolvers.core.ids import new_id
 from resolvers.core.services import Services
+from resolvers.experiments.assignment import assign
+from resolvers.experiments.service import EXPOSURE
 from resolvers.traces.ingest import Incoming, ingest, ingest_typed
 from storage.models import Event
+from storage.models.experiments import Experiment, Variant
 from storage.timeutil import iso_ms, now_ms
 
 AGENTS = [
@@ -79,24 +82,34 @@ DEVICES = [("desktop", "Chrome", "Windows"), ("desktop", "Firefox", "Linux"), ("
 COUNTRIES = ["US", "DE", "FR", "GB", "JP", "BR", "IN"]
 
 
+# An A/B test running over the week: the green button lifts signups a little.
+EXPERIMENT = "signup-cta"
+ARMS = [("control", 50), ("green", 50)]
+SIGNUP_ODDS = {"control": 0.3, "green": 0.4}
+
+
 def _visit(rng: random.Random, index: int, project_id: str) -> list[Incoming]:
-    """One visitor's session: page views, now and then a signup and a purchase."""
+    """One visitor's session: page views, now and then a signup and a purchase; each is exposed to the
+    experiment on their first page view, as tracker.js would do."""
     user = f"visitor-{rng.randrange(40):02d}"
+    variant = assign(EXPERIMENT, user, ARMS)
     session_id = f"demo-visit-{index:03d}"
     t = now_ms() - timedelta(days=rng.randint(0, 6), hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
     referrer = rng.choice(REFERRERS)
     device, browser, os_name = rng.choice(DEVICES)
     country = rng.choice(COUNTRIES)
-    names = ["page_view"] * rng.randint(1, 4)
-    if rng.random() < 0.35:
+    names = ["page_view", EXPOSURE] + ["page_view"] * rng.randint(0, 3)
+    if rng.random() < SIGNUP_ODDS[variant]:
         names.append("signup")
         if rng.random() < 0.4:
             names.append("purchase")
     out = []
     for name in names:
         t += timedelta(seconds=rng.randint(5, 90))
-        path = "/signup" if name != "page_view" else rng.choice(PAGES)
+        path = "/signup" if name in ("signup", "purchase") else rng.choice(PAGES)
         props: dict[str, Any] = {"path": path, "url": f"https://shop.example{path}"}
+        if name == EXPOSURE:
+            props.update(experiment=EXPERIMENT, variant=variant)
         if name == "purchase":
             props["plan"] = rng.choice(["pro", "team"])
         out.append(Incoming(Event(
@@ -118,6 +131,12 @@ async def load_demo(services: Services, project_id: str, sessions: int = 24, see
     for index in range(sessions):
         result = await ingest_typed(services, project_id, _session_events(rng, index))
         stored += len(result.inserted)
+    started = now_ms() - timedelta(days=8)
+    await services.store.experiments.create_experiment(Experiment(
+        project_id=project_id, id=new_id(), name=EXPERIMENT, description="Green signup button (demo)",
+        variants=[Variant(key=k, weight=w) for k, w in ARMS], goal_event="signup", created_at=started,
+        updated_at=started,
+    ))
     for index in range(visits):
         items = _visit(rng, index, project_id)
         stored += len((await ingest(services, project_id, items, kind="tracker")).inserted)
