@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from storage.models import Agent, Event, Session, SessionStatus
+from storage.models.construct import from_stored
 from storage.models.traces import PRODUCT_FIELDS
 from storage.search import search_text
 from storage.timeutil import from_ms, to_ms
@@ -33,9 +34,9 @@ SESSION_COLUMNS = (
 AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
 
 
-# Rows come from our own writes: model_construct skips re-validating payloads on every read.
+# Rows come from our own writes: nothing is validated again on every read (models/construct.py).
 def _event(row: Sequence[Any]) -> Event:
-    return Event.model_construct(
+    return from_stored(Event, dict(
         project_id=row[0],
         id=row[1],
         session_id=row[2],
@@ -57,36 +58,36 @@ def _event(row: Sequence[Any]) -> Event:
         hash=row[18],
         position=row[19],
         **dict(zip(PRODUCT_FIELDS, row[20:_PRODUCT_END], strict=True)),
-    )
+    ))
 
 
 def _session(row: Sequence[Any]) -> Session:
-    return Session.model_construct(
-        project_id=row[0],
-        id=row[1],
-        agent_id=row[2],
-        agent_name=row[3],
-        status=SessionStatus(row[4]),
-        started_at=from_ms(row[5]),
-        ended_at=from_ms(row[6]),
-        last_event_at=from_ms(row[7]),
-        metadata=orjson.loads(row[8]),
-        tags=orjson.loads(row[9]),
-        event_count=row[10],
-        error_count=row[11],
-        tool_call_count=row[12],
-        llm_call_count=row[13],
-        tokens_in=row[14],
-        tokens_out=row[15],
-        cost_nanos=row[16],
-        processing_ms=row[17],
-        chain_head=row[18],
-        chain_seq=row[19],
-        kind=row[20],
-        user_id=row[21],
-        entry_path=row[22],
-        exit_path=row[23],
-    )
+    return from_stored(Session, {
+        "project_id": row[0],
+        "id": row[1],
+        "agent_id": row[2],
+        "agent_name": row[3],
+        "status": SessionStatus(row[4]),
+        "started_at": from_ms(row[5]),
+        "ended_at": from_ms(row[6]),
+        "last_event_at": from_ms(row[7]),
+        "metadata": orjson.loads(row[8]),
+        "tags": orjson.loads(row[9]),
+        "event_count": row[10],
+        "error_count": row[11],
+        "tool_call_count": row[12],
+        "llm_call_count": row[13],
+        "tokens_in": row[14],
+        "tokens_out": row[15],
+        "cost_nanos": row[16],
+        "processing_ms": row[17],
+        "chain_head": row[18],
+        "chain_seq": row[19],
+        "kind": row[20],
+        "user_id": row[21],
+        "entry_path": row[22],
+        "exit_path": row[23],
+    })
 
 
 def _agent(row: Sequence[Any]) -> Agent:
