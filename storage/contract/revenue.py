@@ -30,10 +30,10 @@ class Created(Generic[R]):
 
 @dataclass(frozen=True, slots=True)
 class RecordQuery:
-    """Equality on KINDS' fields (a None value matches a missing one) and, for outcomes and
-    revenues, a half-open [since, until) range on recorded_at."""
+    """Equality on KINDS' fields (a None value matches a missing one; a tuple, any of its values) and,
+    for outcomes and revenues, a half-open [since, until) range on recorded_at."""
 
-    where: Mapping[str, str | None] = field(default_factory=dict)
+    where: Mapping[str, str | tuple[str, ...] | None] = field(default_factory=dict)
     since: datetime | None = None
     until: datetime | None = None
 

@@ -60,7 +60,7 @@ def _filter(kind: type[RevenueRecord], project_id: str, query: RecordQuery) -> d
     for name, value in query.where.items():
         if name not in KINDS[kind]:
             raise ValueError(f"{kind.__name__} has no filter {name!r}")
-        match[name] = value
+        match[name] = {"$in": list(value)} if isinstance(value, tuple) else value
     if kind in (Outcome, Revenue) and (query.since is not None or query.until is not None):
         recorded: dict[str, Any] = {}
         if query.since is not None:

@@ -95,6 +95,9 @@ def _where(kind: type[RevenueRecord], project_id: str, query: RecordQuery) -> tu
             raise ValueError(f"{kind.__name__} has no filter {name!r}")
         if value is None:
             clauses.append(f"{name} IS NULL")
+        elif isinstance(value, tuple):
+            clauses.append(f"{name} IN ({_marks(len(value))})" if value else "0")
+            args.extend(value)
         else:
             clauses.append(f"{name} = ?")
             args.append(value)

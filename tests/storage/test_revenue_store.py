@@ -67,6 +67,8 @@ async def test_listing_is_newest_first_paged_and_filtered(store) -> None:
     assert ([r.id for r in page.items], page.total, page.has_more) == (["r4", "r3", "r2"], 7, True)
     mine = await store.revenue.find_records(Revenue, P, RecordQuery({"agent_id": "a1"}), Page(limit=10))
     assert [r.id for r in mine.items] == ["r5", "r3", "r1"] and mine.total == 3
+    either = await store.revenue.revenue_totals(P, "source", RecordQuery({"agent_id": ("a1", "zz")}))
+    assert either == [RevenueTotal("Manual", "USD", 3, 9)]
     none = await store.revenue.find_records(Revenue, P, RecordQuery({"agent_id": None}), Page(limit=10))
     assert [r.id for r in none.items] == ["r6", "r4", "r2", "r0"]
     ranged = await store.revenue.find_records(
