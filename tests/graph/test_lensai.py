@@ -230,3 +230,45 @@ async def test_agents_are_listed_and_retrieved(api: Api) -> None:
     one = await v1(api, "GET", "/agents/a-1", 200)
     assert set(one) == {"id", "name", "firstSeen", "lastSeen"} and one["id"] == "a-1"
     assert_error(await v1(api, "GET", "/agents/nobody", 404), 404, "GET /v1/agents/nobody", "Not Found")
+
+
+def cost(agent: str, session: str, usd: float) -> dict:
+    return typed("cost_tracked", {"provider": "p", "model": "m", "inputTokens": 1, "outputTokens": 1,
+                                  "totalTokens": 2, "costUsd": usd}, agent=agent, session=session)
+
+
+async def test_revenue_is_attributed_by_dimension_and_set_against_each_agents_cost(api: Api) -> None:
+    await api.post_typed([cost("closer", "s1", 0.5), cost("closer", "s2", 1.5), cost("helper", "s3", 2)])
+    sales = await v1(api, "POST", "/goal-types", 201, json={"name": "Sales"})
+    goal = await v1(api, "POST", "/goals", 201, json={"name": "Close", "goalTypeId": sales["id"]})
+    event = (await api.get("/api/events", sessionId="s1"))["events"][0]["id"]
+    for body in (
+        {"amount": "100.10", "agentId": "closer", "goalId": goal["id"], "eventId": event,
+         "recordedAt": "2026-03-30T10:00:00Z"},
+        {"amount": "0.20", "agentId": "closer", "recordedAt": "2026-04-02T10:00:00Z", "source": "Stripe"},
+        {"amount": "7", "agentId": "closer", "currency": "EUR", "recordedAt": "2026-04-02T11:00:00Z"},
+        {"amount": "1", "agentId": "helper", "recordedAt": "2026-04-03T10:00:00Z"},
+    ):
+        await v1(api, "POST", "/revenues", 201, json=body)
+
+    async def rows(by: str, **params: str) -> list[tuple]:
+        body = await v1(api, "GET", "/revenues/attribution", 200, params={"groupBy": by, **params})
+        assert body["groupBy"] == by
+        return [(r["key"], r["currency"], r["count"], r["amount"]) for r in body["rows"]]
+
+    assert await rows("agent") == [("closer", "EUR", 1, "7"), ("closer", "USD", 2, "100.3"), ("helper", "USD", 1, "1")]
+    assert await rows("goalType") == [(None, "EUR", 1, "7"), (None, "USD", 2, "1.2"), (sales["id"], "USD", 1, "100.1")]
+    assert await rows("month") == [("2026-03-01", "USD", 1, "100.1"), ("2026-04-01", "EUR", 1, "7"),
+                                   ("2026-04-01", "USD", 2, "1.2")]
+    assert await rows("week") == [("2026-03-30", "EUR", 1, "7"), ("2026-03-30", "USD", 4 - 1, "101.3")]
+    assert await rows("source", currency="USD") == [("Manual", "USD", 2, "101.1"), ("Stripe", "USD", 1, "0.2")]
+    assert await rows("session") == [(None, "EUR", 1, "7"), (None, "USD", 2, "1.2"), ("s1", "USD", 1, "100.1")]
+    assert await rows("agent", **{"from": "2026-04-01T00:00:00Z", "to": "2026-04-03T00:00:00Z"}) == [
+        ("closer", "EUR", 1, "7"), ("closer", "USD", 1, "0.2")]
+
+    closer = await v1(api, "GET", "/agents/closer/roi", 200, params={"from": "2026-01-01T00:00:00Z"})
+    # USD only: 100.30 earned against 2.00 of LLM cost; the EUR revenue is never added to dollars.
+    assert closer == {"agentId": "closer", "currency": "USD", "revenue": "100.3", "cost": "2", "net": "98.3",
+                      "roi": "49.15"}
+    helper = await v1(api, "GET", "/agents/helper/roi", 200, params={"from": "2026-01-01T00:00:00Z"})
+    assert (helper["net"], helper["roi"]) == ("-1", "-0.5")
