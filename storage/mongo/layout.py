@@ -112,11 +112,11 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     REVENUES: [
         _index("revenues_by_created", "project_id", "created_at", "id"),
-        *(_index(f"revenues_by_{ref}", "project_id", f"{ref}_id", "currency", "amount_nanos", "recorded_at")
+        *(_index(f"revenues_by_{ref}", "project_id", f"{ref}_id", "recorded_at", "currency", "amount_nanos")
           for ref in ("agent", "goal", "customer")),
         *(_index(f"revenues_by_{ref}", "project_id", f"{ref}_id") for ref in ("session", "event")),
-        _index("revenues_by_source", "project_id", "source"),
-        _index("revenues_by_time", "project_id", "recorded_at"),
+        _index("revenues_by_source", "project_id", "source", "recorded_at", "currency", "amount_nanos"),
+        _index("revenues_by_time", "project_id", "recorded_at", "day", "currency", "amount_nanos"),
     ],
     RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [

@@ -112,7 +112,7 @@ async def test_a_layout_5_database_gains_the_revenue_collections_and_their_index
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 6}
     indexes = await upgraded.mongo.db[REVENUES].index_information()
     assert indexes["revenues_by_agent"]["key"] == [
-        ("project_id", 1), ("agent_id", 1), ("currency", 1), ("amount_nanos", 1), ("recorded_at", 1)]
+        ("project_id", 1), ("agent_id", 1), ("recorded_at", 1), ("currency", 1), ("amount_nanos", 1)]
     assert len(await upgraded.traces.session_chain(P, "s1")) == 2  # the data from before is still there
 
 
