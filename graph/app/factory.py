@@ -16,7 +16,7 @@ from graph.app.health import add_health_routes
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
-from graph.rest import agent_analytics, agentlens, agentlens_server
+from graph.rest import agent_analytics, agentlens, agentlens_server, lensai
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
 from graph.rest.auth import (
     any_of,
@@ -55,6 +55,7 @@ def _middlewares(family: Family, settings: Settings, mount: str, root: bool) -> 
     # Outermost first: errors render everything below them in the family's shape;
     # rate limits come before authentication so floods of bad keys are limited too.
     return [
+        *family.middlewares,
         error_middleware(family.render_error, settings.max_body_bytes, family.name),
         ratelimit_middleware(
             family.rate_rules(settings.rate_limit_per_minute), family.rate_style, mount, settings.rate_limits,
@@ -79,6 +80,7 @@ def families(settings: Settings) -> list[tuple[str, Family]]:
     mounted = [
         ("/" + settings.prefix_agentlens_server.strip("/"), agentlens_server.FAMILY),
         ("/" + settings.prefix_agent_analytics.strip("/"), agent_analytics.FAMILY),
+        ("/" + settings.prefix_lensai.strip("/"), lensai.FAMILY),
         ("/" + settings.prefix_agentlens.strip("/"), agentlens.FAMILY),
     ]
     return sorted(mounted, key=lambda pf: len(pf[0].rstrip("/")), reverse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
@@ -21,6 +22,8 @@ class Family:
     default_credential: Extractor  # how an unmarked route's caller presents a key
     rate_style: str  # "x" (X-RateLimit-*) or "ietf" (RateLimit-*)
     rate_rules: Callable[[int], list[Rule]]  # per-minute budget -> the seed's windows
+    # Outermost middlewares of the family's own (a renderer that needs the request reads what they keep).
+    middlewares: tuple[Any, ...] = ()
 
     def routes(self) -> list[web.RouteDef]:
         return self.spec.routes()

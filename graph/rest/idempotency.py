@@ -14,7 +14,7 @@ from aiohttp import web
 from graph.rest.keys import SERVICES
 from resolvers.core.idempotency import HEADER, fingerprint, new_claim
 from resolvers.traces.ingest import Incoming, ingest
-from storage.contract import CommitResult
+from storage.contract import Claim, CommitResult
 
 Respond = Callable[[CommitResult], web.Response]
 
@@ -33,7 +33,7 @@ async def ingest_once(
     if key is None:
         return respond(await ingest(services, project_id, items, kind=kind))
     body = await request.read()
-    claim = new_claim(
+    claim: Claim[CommitResult] = new_claim(
         project_id, key, fingerprint(request.method.encode(), request.path.encode(), body),
         services.limits.idempotency_window.total_seconds(), lambda result: _stored(respond(result)),
     )

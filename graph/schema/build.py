@@ -21,13 +21,14 @@ from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
 from graph.schema.projects.fields import ProjectMutation, ProjectQuery
 from graph.schema.query_limits import Limits
+from graph.schema.revenue.fields import RevenueMutation, RevenueQuery
 from graph.schema.scalars import SCALAR_MAP
 from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
 
-Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields))
-Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
+Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, RevenueQuery))
+Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation, RevenueMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 

@@ -9,8 +9,10 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from storage.contract import EventQuery, Page, PageResult, SessionQuery, Store
-from storage.models import Agent, Event, Session
+from resolvers.core.services import Services
+from resolvers.revenue import attribution
+from storage.contract import EventQuery, Page, PageResult, RecordQuery, SessionQuery, Store
+from storage.models import Agent, Customer, Event, Goal, GoalType, Session
 
 K = TypeVar("K", bound=Hashable)
 Q = TypeVar("Q", bound=Hashable)
@@ -50,6 +52,15 @@ def _grouped(fetch: Callable[[Sequence[str], Any, Page], Any]) -> Callable[[list
     return load
 
 
+@dataclass(frozen=True, slots=True)
+class EarningsKey:
+    """An agent's revenue against its cost over a range: agents asked about one range batch together."""
+
+    agent_id: str
+    since: Any = None
+    until: Any = None
+
+
 class Loaders:
     """Built fresh for every request (and per message on long-lived websockets)."""
 
@@ -71,6 +82,61 @@ class Loaders:
             _grouped(lambda ids, q, page: store.traces.sessions_for_agents(p, ids, q, page)), cache=cache
         )
         self.calls: DataLoader[tuple[str, str], list[Event]] = DataLoader(self._calls(store, p), cache=cache)
+        # Revenue (seed 000): records by id, and totals per agent, session and customer, each one grouped call.
+        self.customer: DataLoader[str, Customer | None] = DataLoader(
+            _by_id(lambda ids: store.revenue.records_by_ids(Customer, p, ids)), cache=cache)
+        self.goal: DataLoader[str, Goal | None] = DataLoader(
+            _by_id(lambda ids: store.revenue.records_by_ids(Goal, p, ids)), cache=cache)
+        self.goal_type: DataLoader[str, GoalType | None] = DataLoader(
+            _by_id(lambda ids: store.revenue.records_by_ids(GoalType, p, ids)), cache=cache)
+        self.goal_completions: DataLoader[str, int] = DataLoader(self._completions(store, p), cache=cache)
+        self.agent_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
+            self._totals(store, p, "agent_id"), cache=cache)
+        self.customer_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
+            self._totals(store, p, "customer_id"), cache=cache)
+        self.session_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
+            self._totals(store, p, "session_id"), cache=cache)
+        self._services: Services | None = None
+        self.agent_earnings: DataLoader[EarningsKey, attribution.Earnings] = DataLoader(
+            self._earnings(p), cache=cache)
+
+    def bind(self, services: Services) -> Loaders:
+        """The services the loaders that run the analytics engine need (an agent's cost)."""
+        self._services = services
+        return self
+
+    @staticmethod
+    def _completions(store: Store, project_id: str) -> Callable[[list[str]], Any]:
+        async def load(goal_ids: list[str]) -> list[int]:
+            found = await store.revenue.outcome_counts(project_id, goal_ids)
+            return [found.get(g, 0) for g in goal_ids]
+
+        return load
+
+    @staticmethod
+    def _totals(store: Store, project_id: str, field: str) -> Callable[[list[str]], Any]:
+        async def load(ids: list[str]) -> list[list[attribution.Total]]:
+            rows = await store.revenue.revenue_totals(project_id, field, RecordQuery({field: tuple(ids)}))
+            found: dict[str, list[attribution.Total]] = defaultdict(list)
+            for r in rows:
+                found[str(r.key)].append(attribution.Total(str(r.key), r.currency, r.count, r.amount_nanos))
+            return [found.get(i, []) for i in ids]
+
+        return load
+
+    def _earnings(self, project_id: str) -> Callable[[list[EarningsKey]], Any]:
+        async def load(keys: list[EarningsKey]) -> list[attribution.Earnings]:
+            assert self._services is not None, "Loaders.bind(services) first"
+            ranges: dict[tuple[Any, Any], list[str]] = defaultdict(list)
+            for key in keys:
+                ranges[(key.since, key.until)].append(key.agent_id)
+            found: dict[EarningsKey, attribution.Earnings] = {}
+            for (since, until), agent_ids in ranges.items():
+                earned = await attribution.agent_earnings(self._services, project_id, agent_ids, since, until)
+                found.update((EarningsKey(a, since, until), e) for a, e in earned.items())
+            return [found[k] for k in keys]
+
+        return load
 
     @staticmethod
     def _calls(store: Store, project_id: str) -> Callable[[list[tuple[str, str]]], Any]:
@@ -83,4 +149,4 @@ class Loaders:
         return load
 
 
-__all__ = ["ChildrenKey", "EventQuery", "Loaders", "SessionQuery"]
+__all__ = ["ChildrenKey", "EarningsKey", "EventQuery", "Loaders", "SessionQuery"]

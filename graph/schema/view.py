@@ -104,7 +104,7 @@ class LensGraphView(GraphQLView[Context, None]):
             project_id=principal.project_id,
             principal=principal,
             # A websocket context lives as long as the connection: never cache across messages.
-            loaders=Loaders(services.store, principal.project_id, cache=not websocket),
+            loaders=Loaders(services.store, principal.project_id, cache=not websocket).bind(services),
             websocket=websocket,
         )
 
@@ -115,7 +115,7 @@ class LensGraphView(GraphQLView[Context, None]):
         except Unauthorized as exc:
             raise ConnectionRejectionError({"message": f"Unauthorized: {exc}", "code": "UNAUTHENTICATED"}) from None
         context.principal, context.project_id = principal, principal.project_id
-        context.loaders = Loaders(context.services.store, principal.project_id, cache=False)
+        context.loaders = Loaders(context.services.store, principal.project_id, cache=False).bind(context.services)
         return await super().on_ws_connect(context)
 
     async def process_result(self, request: web.Request, result: Any) -> Any:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from resolvers.core.errors import InputError, Problem
 from storage.contract import Claim, CommitResult, Conflict
@@ -22,22 +23,25 @@ from storage.timeutil import now_ms
 HEADER = "Idempotency-Key"
 MAX_KEY = 255
 
+R = TypeVar("R")
 # (result of the guarded write) -> (status, body, content type) remembered for the key
-Answer = Callable[[CommitResult], tuple[int, bytes, str]]
+Answer = Callable[[R], tuple[int, bytes, str]]
 
 
 def fingerprint(*parts: bytes) -> str:
     return hashlib.sha256(b"\n".join(parts)).hexdigest()
 
 
-def new_claim(project_id: str, key: str, request_fingerprint: str, window_seconds: float, answer: Answer) -> Claim:
+def new_claim(
+    project_id: str, key: str, request_fingerprint: str, window_seconds: float, answer: Answer[R]
+) -> Claim[R]:
     if not key or len(key) > MAX_KEY or not key.isprintable():
         raise InputError(Problem(HEADER, f"must be 1 to {MAX_KEY} printable characters"))
     now = now_ms()
     return Claim(project_id, key, request_fingerprint, now, now + timedelta(seconds=window_seconds), answer)
 
 
-def check_replay(result: CommitResult, claim: Claim | None) -> CommitResult:
+def check_replay(result: CommitResult, claim: Claim[Any] | None) -> CommitResult:
     """A replayed answer stands only for the request it answered first."""
     if claim is None or not result.replayed or result.response is None:
         return result

@@ -91,6 +91,7 @@ class TimedStore:
         self.counters = TimedDomain("counters", inner.counters)
         self.analytics = TimedDomain("analytics", inner.analytics)
         self.experiments = TimedDomain("experiments", inner.experiments)
+        self.revenue = TimedDomain("revenue", inner.revenue)
         self.live = inner.live
 
     async def start(self) -> None:

@@ -210,3 +210,29 @@ async def rotate_key(services: Services, principal: Principal, project_id: str) 
     await services.store.projects.add_key(key)
     services.auth.invalidate()
     return IssuedKey(project, plain)
+
+
+async def select_project(services: Services, principal: Principal, ref: str | None) -> Project:
+    """The project a request acts on when its API lets the caller name one (seed 000's `project`).
+
+    Named (by id or name): a project the caller may act on, else NotFound; a project key may name only
+    its own (Forbidden otherwise: the key lacks that permission, whatever the other project is).
+    Not named: a project key's own project; an account key's first project (its oldest); the admin's
+    (and dev mode's) default project.
+    """
+    if ref:
+        if not principal.admin and principal.account_id is None:
+            own = await get_project(services, principal, principal.project_id)
+            if ref not in (own.id, own.name):
+                raise Forbidden("a project key acts on its own project only")
+            return own
+        return await resolve_project(services, principal, ref)
+    if principal.account_id is not None:
+        first = await services.store.projects.find_projects(Page(limit=1, count_total=False),
+                                                            account_id=principal.account_id)
+        if not first.items:
+            raise NotFound("project", "(this account has none yet)")
+        return first.items[0]
+    if principal.admin:
+        return await get_project(services, principal, services.auth.default_project)
+    return await get_project(services, principal, principal.project_id)

@@ -25,6 +25,7 @@ from storage.contract.experiments import ExperimentStore
 from storage.contract.idempotency import IdempotencyStore
 from storage.contract.live import Change, ChangeFeed
 from storage.contract.projects import ProjectStore
+from storage.contract.revenue import Created, RecordQuery, RevenueStore, RevenueTotal
 from storage.contract.traces import (
     BatchPlan,
     Claim,
@@ -54,6 +55,8 @@ class Store(Protocol):
     def analytics(self) -> AnalyticsStore: ...
     @property
     def experiments(self) -> ExperimentStore: ...
+    @property
+    def revenue(self) -> RevenueStore: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
@@ -80,6 +83,7 @@ __all__ = [
     "CommitResult",
     "Conflict",
     "CounterStore",
+    "Created",
     "EventKey",
     "EventQuery",
     "ExperimentStore",
@@ -88,6 +92,9 @@ __all__ = [
     "PageResult",
     "Planner",
     "ProjectStore",
+    "RecordQuery",
+    "RevenueStore",
+    "RevenueTotal",
     "SchemaTooNew",
     "SessionKey",
     "SessionQuery",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from storage.contract.common import Page, PageResult
 from storage.models import Agent, Event, IdempotentResponse, Session
@@ -71,12 +71,16 @@ class CommitResult:
     replayed: bool = False
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(Generic[R]):
     """An Idempotency-Key, checked and recorded inside the write it guards.
 
-    answer turns this call's result into the response remembered for the key;
-    it runs inside the transaction, so it must be pure and quick.
+    answer turns this call's result (a CommitResult for an event batch, the created record
+    for other writes) into the response remembered for the key; it runs inside the
+    transaction, so it must be pure and quick.
     """
 
     project_id: str
@@ -84,9 +88,9 @@ class Claim:
     fingerprint: str
     created_at: datetime
     expires_at: datetime
-    answer: Callable[[CommitResult], tuple[int, bytes, str]]
+    answer: Callable[[R], tuple[int, bytes, str]]
 
-    def record(self, result: CommitResult) -> IdempotentResponse:
+    def record(self, result: R) -> IdempotentResponse:
         status, body, content_type = self.answer(result)
         return IdempotentResponse(
             project_id=self.project_id, key=self.key, fingerprint=self.fingerprint, status=status, body=body,
@@ -96,7 +100,7 @@ class Claim:
 
 class TraceStore(Protocol):
     async def commit_batch(
-        self, project_id: str, events: list[Event], plan: Planner, claim: Claim | None = None
+        self, project_id: str, events: list[Event], plan: Planner, claim: Claim[Any] | None = None
     ) -> CommitResult:
         """Stores the batch atomically. With a claim whose key already holds a live record, stores
         nothing and returns that record as the response, replayed."""

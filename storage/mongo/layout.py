@@ -18,12 +18,14 @@ PROJECTS, KEYS, IDEMPOTENCY = "projects", "api_keys", "idempotency"
 RATE_WINDOWS = "rate_windows"
 ACCOUNTS, ACCOUNT_KEYS = "accounts", "account_keys"
 EXPERIMENTS = "experiments"
+CUSTOMERS, GOAL_TYPES, GOALS, OUTCOMES, REVENUES = "customers", "goal_types", "goals", "outcomes", "revenues"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 # Version 3: events carry kind and product context (see Mongo._product_fields).
 # Version 4: accounts and their keys; projects may carry account_id (absent on older ones: no account).
 # Version 5: experiments (nothing to convert: a new collection and its indexes).
-SCHEMA_VERSION = 5
+# Version 6: revenue attribution, seed 000 (nothing to convert: five new collections and their indexes).
+SCHEMA_VERSION = 6
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -87,6 +89,34 @@ INDEXES: dict[str, list[IndexModel]] = {
     EXPERIMENTS: [
         _index("experiments_by_name", "project_id", "name", unique=True),
         _index("experiments_by_created", "project_id", "created_at", "id"),
+    ],
+    # The SQLite V6 indexes: listings newest first, filters by reference, totals by agent, goal and customer.
+    CUSTOMERS: [
+        _index("customers_by_created", "project_id", "created_at", "id"),
+        _index("customers_by_key", "project_id", "key"),
+        _index("customers_by_email", "project_id", "email"),
+    ],
+    GOAL_TYPES: [
+        _index("goal_types_by_created", "project_id", "created_at", "id"),
+        _index("goal_types_by_name", "project_id", "name"),
+    ],
+    GOALS: [
+        _index("goals_by_created", "project_id", "created_at", "id"),
+        _index("goals_by_type", "project_id", "goal_type_id"),
+        _index("goals_by_agent", "project_id", "agent_id"),
+    ],
+    OUTCOMES: [
+        _index("outcomes_by_created", "project_id", "created_at", "id"),
+        *(_index(f"outcomes_by_{ref}", "project_id", f"{ref}_id") for ref in ("goal", "agent", "customer",
+                                                                                "session", "event")),
+    ],
+    REVENUES: [
+        _index("revenues_by_created", "project_id", "created_at", "id"),
+        *(_index(f"revenues_by_{ref}", "project_id", f"{ref}_id", "recorded_at", "currency", "amount_nanos")
+          for ref in ("agent", "goal", "customer")),
+        *(_index(f"revenues_by_{ref}", "project_id", f"{ref}_id") for ref in ("session", "event")),
+        _index("revenues_by_source", "project_id", "source", "recorded_at", "currency", "amount_nanos"),
+        _index("revenues_by_time", "project_id", "recorded_at", "day", "currency", "amount_nanos"),
     ],
     RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [

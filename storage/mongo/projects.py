@@ -16,11 +16,16 @@ from storage.mongo.layout import (
     ACCOUNT_KEYS,
     ACCOUNTS,
     AGENTS,
+    CUSTOMERS,
     EVENTS,
     EXPERIMENTS,
+    GOAL_TYPES,
+    GOALS,
     IDEMPOTENCY,
     KEYS,
     NO_ID,
+    OUTCOMES,
+    REVENUES,
     SESSIONS,
     maybe_model,
     page_result,
@@ -28,7 +33,8 @@ from storage.mongo.layout import (
 
 # Everything delete_project removes. The position counter stays, so a project
 # id used again never hands out a position a client already saw.
-OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY, EXPERIMENTS)
+OWNED = (EVENTS, SESSIONS, AGENTS, KEYS, IDEMPOTENCY, EXPERIMENTS, CUSTOMERS, GOAL_TYPES, GOALS, OUTCOMES,
+         REVENUES)
 
 
 @translated

@@ -16,6 +16,7 @@ from storage.mongo.experiments import MongoExperiments
 from storage.mongo.idempotency import MongoIdempotency
 from storage.mongo.live import MongoFeed
 from storage.mongo.projects import MongoProjects
+from storage.mongo.revenue import MongoRevenue
 from storage.mongo.traces import MongoTraces
 
 
@@ -29,6 +30,7 @@ class MongoStore:
         self.counters = MongoCounters(self.mongo)
         self.analytics = MongoAnalytics(self.mongo)
         self.experiments = MongoExperiments(self.mongo)
+        self.revenue = MongoRevenue(self.mongo)
 
     @property
     def hosts(self) -> str:

@@ -250,7 +250,111 @@ CREATE UNIQUE INDEX IF NOT EXISTS experiments_by_name ON experiments (project_id
 CREATE INDEX IF NOT EXISTS experiments_by_created ON experiments (project_id, created_at, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5)
+# Version 6: revenue attribution (seed 000): customers, goal types, goals, outcomes and revenues, per project.
+# Money is integer nano-units of an ISO 4217 currency. A revenue keeps the UTC day of recorded_at (epoch days)
+# for reports by period. The revenue indexes by agent, goal, customer, source and time cover the totals (group,
+# time, currency, amount), so attribution reads an index alone; the time comes second so that a group's index
+# with a range beats the time index alone, which SQLite's planner (without ANALYZE) picks otherwise
+# (bench/revenue.py has the figures).
+V6 = """
+CREATE TABLE IF NOT EXISTS customers (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT,
+    name TEXT,
+    email TEXT,
+    metadata TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS customers_by_created ON customers (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS customers_by_key ON customers (project_id, key);
+CREATE INDEX IF NOT EXISTS customers_by_email ON customers (project_id, email);
+
+CREATE TABLE IF NOT EXISTS goal_types (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    description TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS goal_types_by_created ON goal_types (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS goal_types_by_name ON goal_types (project_id, name);
+
+CREATE TABLE IF NOT EXISTS goals (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    goal_type_id TEXT,
+    agent_id TEXT,
+    description TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS goals_by_created ON goals (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS goals_by_type ON goals (project_id, goal_type_id);
+CREATE INDEX IF NOT EXISTS goals_by_agent ON goals (project_id, agent_id);
+
+CREATE TABLE IF NOT EXISTS outcomes (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    agent_id TEXT,
+    customer_id TEXT,
+    event_id TEXT,
+    session_id TEXT,
+    goal_id TEXT,
+    value_nanos INTEGER,
+    currency TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS outcomes_by_created ON outcomes (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS outcomes_by_goal ON outcomes (project_id, goal_id);
+CREATE INDEX IF NOT EXISTS outcomes_by_agent ON outcomes (project_id, agent_id);
+CREATE INDEX IF NOT EXISTS outcomes_by_customer ON outcomes (project_id, customer_id);
+CREATE INDEX IF NOT EXISTS outcomes_by_session ON outcomes (project_id, session_id);
+CREATE INDEX IF NOT EXISTS outcomes_by_event ON outcomes (project_id, event_id);
+
+CREATE TABLE IF NOT EXISTS revenues (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    amount_nanos INTEGER NOT NULL,
+    currency TEXT NOT NULL,
+    agent_id TEXT,
+    customer_id TEXT,
+    description TEXT,
+    event_id TEXT,
+    session_id TEXT,
+    goal_id TEXT,
+    source TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revenues_by_created ON revenues (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS revenues_by_agent ON revenues (project_id, agent_id, recorded_at, currency, amount_nanos);
+CREATE INDEX IF NOT EXISTS revenues_by_goal ON revenues (project_id, goal_id, recorded_at, currency, amount_nanos);
+CREATE INDEX IF NOT EXISTS revenues_by_customer ON revenues (
+    project_id, customer_id, recorded_at, currency, amount_nanos
+);
+CREATE INDEX IF NOT EXISTS revenues_by_source ON revenues (project_id, source, recorded_at, currency, amount_nanos);
+CREATE INDEX IF NOT EXISTS revenues_by_session ON revenues (project_id, session_id);
+CREATE INDEX IF NOT EXISTS revenues_by_event ON revenues (project_id, event_id);
+CREATE INDEX IF NOT EXISTS revenues_by_time ON revenues (project_id, recorded_at, day, currency, amount_nanos);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

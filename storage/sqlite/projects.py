@@ -20,7 +20,10 @@ KEY_COLUMNS = "hash, id, project_id, prefix, created_at, revoked_at"
 ACCOUNT_COLUMNS = "id, name, tier, projects_limit, created_at"
 ACCOUNT_KEY_COLUMNS = "hash, id, account_id, prefix, created_at, revoked_at"
 # Every table a project owns, deleted with it.
-OWNED_TABLES = ("events", "sessions", "session_tags", "agents", "api_keys", "idempotency", "experiments")
+OWNED_TABLES = (
+    "events", "sessions", "session_tags", "agents", "api_keys", "idempotency", "experiments", "customers",
+    "goal_types", "goals", "outcomes", "revenues",
+)
 
 
 def _project(row: Sequence[Any]) -> Project:

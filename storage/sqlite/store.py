@@ -11,6 +11,7 @@ from storage.sqlite.experiments import SQLiteExperiments
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
 from storage.sqlite.projects import SQLiteProjects
+from storage.sqlite.revenue import SQLiteRevenue
 from storage.sqlite.traces import SQLiteTraces
 
 
@@ -27,6 +28,7 @@ class SQLiteStore:
         self.counters = SQLiteCounters(self.db)
         self.analytics = SQLiteAnalytics(self.db)
         self.experiments = SQLiteExperiments(self.db)
+        self.revenue = SQLiteRevenue(self.db)
 
     async def start(self) -> None:
         await self.db.open()

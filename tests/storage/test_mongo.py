@@ -15,7 +15,17 @@ from resolvers.traces.chain import verify
 from resolvers.traces.planner import BatchPlanner
 from storage.contract import SchemaTooNew, StoreUnavailable
 from storage.mongo.client import SERVER_SELECTION_MS
-from storage.mongo.layout import EVENTS, INDEXES, META, SCHEMA_VERSION
+from storage.mongo.layout import (
+    CUSTOMERS,
+    EVENTS,
+    GOAL_TYPES,
+    GOALS,
+    INDEXES,
+    META,
+    OUTCOMES,
+    REVENUES,
+    SCHEMA_VERSION,
+)
 from storage.mongo.store import MongoStore
 from tests.mongo_server import MongoServer, OpenStore, new_database_name
 from tests.storage.batches import P, ev
@@ -89,6 +99,23 @@ async def test_indexes_are_created_idempotently(mongo_server: MongoServer, open_
 # -- migrations ------------------------------------------------------------------------
 
 
+async def test_a_layout_5_database_gains_the_revenue_collections_and_their_indexes(
+    mongo_server: MongoServer, open_mongo: OpenStore
+) -> None:
+    old = await open_mongo(mongo_server)
+    await old.traces.commit_batch(P, [ev(i) for i in range(2)], BatchPlanner(P))
+    for name in (CUSTOMERS, GOAL_TYPES, GOALS, OUTCOMES, REVENUES):
+        await old.mongo.db.drop_collection(name)  # layout 5 had none of them
+    await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 5}})
+
+    upgraded = await open_mongo(mongo_server, old.database_name)
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 6}
+    indexes = await upgraded.mongo.db[REVENUES].index_information()
+    assert indexes["revenues_by_agent"]["key"] == [
+        ("project_id", 1), ("agent_id", 1), ("recorded_at", 1), ("currency", 1), ("amount_nanos", 1)]
+    assert len(await upgraded.traces.session_chain(P, "s1")) == 2  # the data from before is still there
+
+
 async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
     mongo_server: MongoServer, open_mongo: OpenStore
 ) -> None:
@@ -105,7 +132,7 @@ async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
 
     upgraded = await open_mongo(mongo_server, old.database_name)
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
-    assert SCHEMA_VERSION == 5
+    assert SCHEMA_VERSION == 6
     (moved,) = await upgraded.traces.session_chain(P, "visitor")
     assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
     kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}

@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from resolvers.traces.chain import event_hash, verify
-from storage.contract import EventQuery, Page, SchemaTooNew, SessionQuery
-from storage.models import Event, Experiment, Variant
+from storage.contract import EventQuery, Page, RecordQuery, RevenueTotal, SchemaTooNew, SessionQuery
+from storage.models import Event, Experiment, Revenue, Variant
 from storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, V1, _statements
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import to_ms
@@ -131,7 +131,28 @@ async def test_a_version_4_database_gains_experiments_and_keeps_its_projects(tmp
     finally:
         await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    db.close()
+
+
+async def test_a_version_5_database_gains_revenue_and_keeps_its_projects(tmp_path: Path) -> None:
+    path = write_version_with_a_project(tmp_path / "v5.db", 5)
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (old,) = await store.projects.projects_by_ids(["old"])
+        assert old.name == "old-site"
+        assert (await store.revenue.find_records(Revenue, "old", RecordQuery(), Page())).total == 0
+        made = Revenue(project_id="old", id="r1", key="k", amount_nanos=12_340_000_000, agent_id="a",
+                       recorded_at=T0, created_at=T0, updated_at=T0)
+        await store.revenue.create_record(made)
+        assert await store.revenue.records_by_ids(Revenue, "old", ["r1"]) == [made]
+        assert await store.revenue.revenue_totals("old", "agent_id", RecordQuery()) == [
+            RevenueTotal("a", "USD", 1, 12_340_000_000)]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (6,)
     db.close()
 
 

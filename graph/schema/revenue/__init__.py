@@ -1,4 +1,1 @@
-"""Agents, customers, goals, outcomes and revenues, and what each agent earns against what it costs.
-
-To come with the revenue issue.
-"""
+"""Agents, customers, goals, outcomes and revenues, and what each agent earns against what it costs."""

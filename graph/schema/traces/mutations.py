@@ -14,6 +14,7 @@ from graph.schema.traces.types import Event
 from resolvers.core.errors import InputError
 from resolvers.core.idempotency import HEADER, fingerprint, new_claim
 from resolvers.traces.ingest import ingest_typed
+from storage.contract import CommitResult
 
 
 @strawberry.type(description="A field that failed validation, by its path in the input.")
@@ -55,7 +56,7 @@ class IngestMutation:
                 ctx.project_id, key,
                 fingerprint(b"ingestEvents", orjson.dumps(wire, default=str, option=orjson.OPT_SORT_KEYS)),
                 ctx.services.limits.idempotency_window.total_seconds(),
-                lambda r: (200, orjson.dumps([e.id for e in r.events]), "application/json"),
+                _event_ids,
             )
             result = await ingest_typed(ctx.services, ctx.project_id, wire, prefix="events", claim=claim)
             if not result.replayed:
@@ -68,3 +69,7 @@ class IngestMutation:
             return InputValidationError(
                 message=str(exc), problems=[FieldProblem(path=p.path, message=p.message) for p in exc.problems]
             )
+
+
+def _event_ids(result: CommitResult) -> tuple[int, bytes, str]:
+    return 200, orjson.dumps([e.id for e in result.events]), "application/json"

@@ -16,10 +16,11 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graph.schema.analytics.fields import AgentUsage, TypeCount, agent_usage, session_event_types
+from graph.schema.analytics.money import Earnings, MoneyTotal
 from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
-from graph.schema.loaders import ChildrenKey
+from graph.schema.loaders import ChildrenKey, EarningsKey
 from graph.schema.traces.inputs import (
     EventFilter,
     SessionFilter,
@@ -28,6 +29,8 @@ from graph.schema.traces.inputs import (
     session_query,
 )
 from resolvers.core.bounds import INT64_MAX
+from resolvers.revenue.attribution import Earnings as EarningsDoc
+from resolvers.revenue.attribution import usd
 from storage import models
 from storage.contract import EventQuery
 from storage.models import SessionStatus
@@ -222,6 +225,15 @@ class Session:
             return to_connection(result, lambda d: calls.add(Event.of(d, self, calls)), event_key, after is not None)
         return to_connection(result, lambda d: Event.of(d, self), event_key, after is not None)
 
+    @strawberry.field(description="Revenue attributed to this session (through its events), one total per currency.")
+    async def revenue(self, info: Info[Context, None]) -> list[MoneyTotal]:
+        return [MoneyTotal.of(t) for t in await info.context.loaders.session_revenue.load(self.doc.id)]
+
+    @strawberry.field(description="This session's USD revenue against its own LLM cost.")
+    async def roi(self, info: Info[Context, None]) -> Earnings:
+        earned = usd(await info.context.loaders.session_revenue.load(self.doc.id))
+        return Earnings.of(EarningsDoc(earned, self.doc.cost_nanos))
+
     @strawberry.field(description="How many of each event type this session holds, most first.")
     async def event_types(self, info: Info[Context, None]) -> list[TypeCount]:
         return await session_event_types(info.context, self.doc.id, self.doc.started_at, self.doc.last_event_at)
@@ -268,4 +280,17 @@ class Agent:
         to: datetime | None = None,
     ) -> AgentUsage:
         return await agent_usage(info.context, self.doc.id, from_, to)
+
+    @strawberry.field(description="Revenue attributed to this agent, one total per currency, all time.")
+    async def revenue(self, info: Info[Context, None]) -> list[MoneyTotal]:
+        return [MoneyTotal.of(t) for t in await info.context.loaders.agent_revenue.load(self.doc.id)]
+
+    @strawberry.field(description="USD revenue recorded from `from` to `to` against the LLM cost of the traces "
+                                  "started then (default: the last 400 days): net and ROI.")
+    async def roi(
+        self, info: Info[Context, None],
+        from_: Annotated[datetime | None, strawberry.argument(name="from")] = None,
+        to: datetime | None = None,
+    ) -> Earnings:
+        return Earnings.of(await info.context.loaders.agent_earnings.load(EarningsKey(self.doc.id, from_, to)))
 
