@@ -16,6 +16,7 @@ from graph.schema.analytics.fields import AnalyticsQueryFields
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.execution import LensGraphExecutor
+from graph.schema.experiments.fields import ExperimentMutation, ExperimentQuery
 from graph.schema.live.subscriptions import LiveSubscription
 from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
@@ -26,8 +27,8 @@ from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
 
-Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields))
-Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation))
+Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery))
+Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation, ExperimentMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 
