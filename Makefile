@@ -49,10 +49,11 @@ pytest: $(VENV)/.installed-test $(CHROMIUM) ## the test suite only (PYTEST_ARGS 
 schema: $(VENV)/.installed ## regenerate schema.graphql from the code
 	$(BIN)/lensgraph schema --output schema.graphql
 
-bench: $(VENV)/.installed-test ## the benchmark set in under 3 minutes: ingest, trace reads, analytics, a 1-minute soak (bench/README.md)
+bench: $(VENV)/.installed-test ## the benchmark set in under 3 minutes: ingest, trace reads, analytics, experiments, a 1-minute soak (bench/README.md)
 	$(BIN)/python bench/ingest.py --spawn -n 20000 -b 100 --format both
 	$(BIN)/python bench/trace.py --spawn
 	$(BIN)/python bench/analytics.py --spawn --events 200000 --sessions 70000 --users 8000 --repeat 5 --check-mongo 1000
+	$(BIN)/python bench/experiments.py --spawn
 	$(BIN)/python bench/soak.py --spawn --minutes 1
 
 clean: ## remove the virtualenv and local data

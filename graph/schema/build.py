@@ -16,6 +16,7 @@ from graph.schema.analytics.fields import AnalyticsQueryFields
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.execution import LensGraphExecutor
+from graph.schema.experiments.fields import ExperimentMutation, ExperimentQuery
 from graph.schema.live.subscriptions import LiveSubscription
 from graph.schema.operations import HttpOperationsOnly, NumbersInRange
 from graph.schema.parsing import BoundedParsing
@@ -27,8 +28,8 @@ from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
 
-Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, RevenueQuery))
-Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation, RevenueMutation))
+Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery, RevenueQuery))
+Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation))
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 

@@ -18,6 +18,7 @@ from resolvers.core.services import Services
 from resolvers.experiments.assignment import check_weights, even_weights
 from resolvers.projects import service as projects
 from storage.contract import Page
+from storage.models import Project
 from storage.models.experiments import Experiment, ExperimentStatus, Variant
 from storage.timeutil import now_ms
 
@@ -85,6 +86,21 @@ async def find(
         if found is not None:  # every candidate is a project this caller may read
             return found
     raise NotFound("experiment", experiment_id)
+
+
+async def project_for(services: Services, principal: Principal, ref: str | None) -> Project:
+    """The project a request names (id or name), else the caller's own; an account key has none and must name one."""
+    if ref:
+        return await projects.resolve_project(services, principal, ref)
+    if not principal.project_id:
+        raise InputError(Problem("project", "required with an account key: a project id or name"))
+    return await projects.get_project(services, principal, principal.project_id)
+
+
+async def list_in(services: Services, project_id: str, status: ExperimentStatus | None = None) -> list[Experiment]:
+    """A project's experiments, newest first, optionally of one status."""
+    found = await services.store.experiments.list_experiments(project_id)
+    return found if status is None else [e for e in found if e.status is status]
 
 
 TRANSITIONS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from storage.models.analytics import AnalyticsQuery, Row, StepQuery, StepRow
+from storage.models.analytics import AnalyticsQuery, FirstStepGroup, Row, StepQuery, StepRow
 
 
 class AnalyticsStore(Protocol):
@@ -16,4 +16,9 @@ class AnalyticsStore(Protocol):
 
     async def steps(self, query: StepQuery) -> list[StepRow]:
         """Events matching any step, ordered by actor then time then commit position."""
+        ...
+
+    async def first_step_conversions(self, query: StepQuery) -> list[FirstStepGroup]:
+        """A two-step query (an experiment's exposure, then its goal) counted without returning its rows:
+        exactly storage.models.analytics.first_step_groups over steps(query), whatever query.limit."""
         ...

@@ -42,6 +42,7 @@ Choices where the above left room (both backends keep them; the parity suite che
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -167,6 +168,36 @@ class StepRow:
     step: int  # index of the first step this event matches
     at_ms: int
     breakdown: Any = None
+
+
+@dataclass(frozen=True)
+class FirstStepGroup:
+    """first_step_conversions' answer for one breakdown value: the actors whose first step-0 event names it,
+    and how many of them have a step-1 event after that event."""
+
+    value: str
+    actors: int
+    converted: int
+
+
+def first_step_groups(rows: Iterable[StepRow]) -> list[FirstStepGroup]:
+    """The reference walk over a two-step query's rows (by actor, then time, then commit position): an actor's
+    group is the breakdown of their first step-0 row whose breakdown is a string; they convert when a step-1 row
+    comes after that row. Groups in order of value."""
+    exposed: dict[str, tuple[str, int]] = {}  # actor -> (value, first exposure time)
+    converted: set[str] = set()
+    for row in rows:
+        if row.step == 0:
+            if row.actor not in exposed and isinstance(row.breakdown, str):
+                exposed[row.actor] = (row.breakdown, row.at_ms)
+        elif row.step == 1 and row.actor in exposed and row.at_ms >= exposed[row.actor][1]:
+            converted.add(row.actor)
+    actors: dict[str, int] = {}
+    conversions: dict[str, int] = {}
+    for actor, (value, _) in exposed.items():
+        actors[value] = actors.get(value, 0) + 1
+        conversions[value] = conversions.get(value, 0) + (actor in converted)
+    return [FirstStepGroup(v, actors[v], conversions[v]) for v in sorted(actors)]
 
 
 # -- what both backends share: validation, the percentile rank, the float rule ------------------------------

@@ -14,6 +14,7 @@ read) or by $unwind, $sort and $group again (for any other), then takes the near
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +27,7 @@ from storage.models.analytics import (
     WEEK_MS,
     AnalyticsQuery,
     Filter,
+    FirstStepGroup,
     Metric,
     Ref,
     Row,
@@ -34,6 +36,7 @@ from storage.models.analytics import (
     StepRow,
     check_query,
     check_steps,
+    first_step_groups,
     is_number_ref,
     rounded,
 )
@@ -289,6 +292,10 @@ def compile_steps(query: StepQuery) -> list[dict[str, Any]]:
     ]
 
 
+# first_step_conversions reads every step row: the contract gives it no row limit.
+UNLIMITED = 2**62
+
+
 @translated
 class MongoAnalytics:
     def __init__(self, mongo: Mongo) -> None:
@@ -316,6 +323,13 @@ class MongoAnalytics:
         pipeline = compile_steps(query)
         cursor = await self.mongo.events.aggregate(pipeline, allowDiskUse=True)
         return [StepRow(actor=d["a"], step=d["s"], at_ms=int(d["t"]), breakdown=d.get("b")) async for d in cursor]
+
+    async def first_step_conversions(self, query: StepQuery) -> list[FirstStepGroup]:
+        # The reference walk over this store's own step rows, so both stores answer alike by construction
+        # (a $group pipeline would need operators SecantusDB, the tests' server, may not have; not measured yet).
+        if len(query.steps) != 2 or query.breakdown is None:
+            raise ValueError("first_step_conversions takes two steps and a breakdown")
+        return first_step_groups(await self.steps(replace(query, limit=UNLIMITED)))
 
 
 def _empty(m: Metric) -> Any:

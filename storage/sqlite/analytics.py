@@ -31,6 +31,7 @@ from storage.models.analytics import (
     WEEK_MS,
     AnalyticsQuery,
     Filter,
+    FirstStepGroup,
     Metric,
     Ref,
     Row,
@@ -330,6 +331,40 @@ def compile_steps(query: StepQuery) -> tuple[str, dict[str, Any]]:
     return sql, c.sql.args
 
 
+def compile_first_steps(query: StepQuery) -> tuple[str, dict[str, Any]]:
+    """first_step_groups in one statement and one pass over the matching rows, grouped by actor.
+
+    A row's place in (time, rowid) order is the text printf('%015d%020d', ts - start, rowid): both parts
+    are non-negative in the window, so the texts sort as the rows do. Per actor, MIN over the step-0 rows
+    with a string breakdown of place || breakdown is the first exposure and its group (SQLite cannot take
+    the other column of a MIN when a query holds two aggregates), MAX over step-1 rows the last goal: a goal
+    follows the first exposure exactly when the last one does. No row leaves SQLite.
+    """
+    check_steps(query)
+    if len(query.steps) != 2 or query.breakdown is None:
+        raise ValueError("first_step_conversions takes two steps and a breakdown")
+    c = _Compiler("events")
+    exposure, goal = (f"({c.all_of(step)})" for step in query.steps)
+    value = c.group_value(query.breakdown)
+    # A string: a property's value is JSON text, a field's the column itself.
+    is_string = "json_type(v) = 'text'" if query.breakdown.kind == "property" else "typeof(v) = 'text'"
+    where = c.where(query.project_id, query.start, query.end, query.filters)
+    start = c.sql.bind(to_ms(query.start))
+    place = "printf('%015d%020d', t, r)"
+    # Each row's step and breakdown are computed once, in the inner select; LIMIT -1 keeps SQLite from
+    # flattening it into the aggregate, which would evaluate those expressions again per use (300 vs 360 ms
+    # on bench/experiments.py's data). A row matching both steps is step 0 (the first matching step), as in steps().
+    sql = (
+        f"SELECT substr(e, 36), COUNT(*), TOTAL(g IS NOT NULL AND g > substr(e, 1, 35)) FROM ("
+        f"SELECT MIN(CASE WHEN s = 0 AND {is_string} THEN {place} || v END) AS e,"
+        f" MAX(CASE WHEN s = 1 THEN {place} END) AS g FROM ("
+        f"SELECT {query.actor} AS a, ts - {start} AS t, rowid AS r, CASE WHEN {exposure} THEN 0 WHEN {goal} THEN 1 END"
+        f" AS s, {value} AS v FROM events WHERE {where} AND {query.actor} IS NOT NULL AND ({exposure} OR {goal})"
+        f" LIMIT -1) GROUP BY a) WHERE e IS NOT NULL GROUP BY substr(e, 36)"
+    )
+    return sql, c.sql.args
+
+
 class SQLiteAnalytics:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -357,3 +392,10 @@ class SQLiteAnalytics:
             StepRow(actor=actor, step=step, at_ms=at, breakdown=_decode(b) if decode else b)
             for actor, step, at, b in rows
         ]
+
+    async def first_step_conversions(self, query: StepQuery) -> list[FirstStepGroup]:
+        sql, args = compile_first_steps(query)
+        decode = _decode if query.breakdown is not None and query.breakdown.kind == "property" else str
+        groups = [FirstStepGroup(decode(b), actors, int(converted)) for b, actors, converted in
+                  await self.db.fetch(sql, args)]
+        return sorted(groups, key=lambda g: g.value)

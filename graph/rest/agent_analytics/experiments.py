@@ -18,8 +18,8 @@ from graph.rest.http import json_response, read_json
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
 from resolvers.core.errors import InputError, Problem
 from resolvers.experiments import service
-from resolvers.experiments.counts import variant_counts
-from resolvers.experiments.stats import ExperimentStats, Interval, analyze
+from resolvers.experiments.results import ExperimentResults, experiment_results
+from resolvers.experiments.stats import Interval
 from storage.models.experiments import Experiment
 from storage.timeutil import iso_ms
 
@@ -145,11 +145,8 @@ def _interval(i: Interval | None) -> IntervalOut | None:
     return None if i is None else {"low": i.low, "high": i.high}
 
 
-# Below this many exposed users per variant, the seed's "sufficient data" stays false.
-MIN_USERS = 100
-
-
-def results_json(found: ExperimentStats) -> ResultsOut:
+def results_json(results: ExperimentResults) -> ResultsOut:
+    found = results.stats
     variants: list[VariantResultOut] = []
     for v in found.variants:
         c = v.comparison
@@ -166,41 +163,15 @@ def results_json(found: ExperimentStats) -> ResultsOut:
             "significant": bool(c and c.significant),
             "probability_to_beat_control": c.probability_to_beat_control if c else None,
         })
-    best = _probability_best(found)
     lift = {v.name: v.comparison.relative_lift for v in found.variants
             if v.comparison is not None and v.comparison.relative_lift is not None}
-    sufficient = all(v.exposed >= MIN_USERS for v in found.variants)
-    winners = [v for v in found.variants if v.comparison is not None and v.comparison.significant
-               and (v.comparison.absolute_lift or 0) > 0]
-    if found.sample_ratio.mismatch:
-        advice = ("Sample ratio mismatch: exposures do not follow the weights; check the assignment before "
-                  "reading results.")
-    elif winners:
-        top = max(winners, key=lambda v: v.conversion_rate or 0)
-        advice = f"{top.name} beats {found.control} (always-valid p < {found.alpha}); consider completing with it."
-    elif not sufficient:
-        advice = f"Keep running: fewer than {MIN_USERS} users in some variant."
-    else:
-        advice = "No significant difference yet; keep running or stop if the effect you care about is excluded."
     return {
-        "variants": variants, "probability_best": best, "lift": lift,
+        "variants": variants, "probability_best": results.probability_best, "lift": lift,
         "sample_ratio": {"chi_square": found.sample_ratio.chi_square, "p_value": found.sample_ratio.p_value,
                          "mismatch": found.sample_ratio.mismatch},
-        "significance_method": f"mSPRT always-valid p-value (tau={found.tau}), alpha {found.alpha}",
-        "sufficient_data": sufficient, "recommendation": advice,
+        "significance_method": results.significance_method,
+        "sufficient_data": results.sufficient_data, "recommendation": results.recommendation,
     }
-
-
-def _probability_best(found: ExperimentStats) -> dict[str, float]:
-    """Two variants: each one's chance to be the better. More: each variant's chance to beat control."""
-    out: dict[str, float] = {}
-    for v in found.variants:
-        if v.comparison is not None and v.comparison.probability_to_beat_control is not None:
-            out[v.name] = v.comparison.probability_to_beat_control
-    if len(found.variants) == 2 and out:
-        ((_, p),) = out.items()
-        out[found.control] = 1 - p
-    return out
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -234,10 +205,8 @@ async def _found(request: web.Request) -> Experiment:
 
 async def get_experiment(request: web.Request) -> web.Response:
     experiment = await _found(request)
-    counts = await variant_counts(request.config_dict[SERVICES], experiment)
-    answer: ExperimentWithResultsOut = {
-        **experiment_json(experiment), "results": results_json(analyze(counts, experiment.variants[0].key)),
-    }
+    results = await experiment_results(request.config_dict[SERVICES], experiment)
+    answer: ExperimentWithResultsOut = {**experiment_json(experiment), "results": results_json(results)}
     return json_response(answer)
 
 

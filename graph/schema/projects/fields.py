@@ -12,6 +12,8 @@ from graph.schema.analytics.fields import AnalyticsResult, Insights, run_insight
 from graph.schema.analytics.inputs import AnalyticsQueryInput
 from graph.schema.connection import Connection, Edge, PageInfo, encode_cursor
 from graph.schema.context import Context
+from graph.schema.experiments.fields import project_experiment, project_experiments
+from graph.schema.experiments.types import Experiment, ExperimentStatus
 from resolvers.jobs.retention import in_force
 from resolvers.projects import accounts
 from resolvers.projects import service as projects
@@ -60,6 +62,16 @@ class Project:
     async def insights(self, info: Info[Context, None], days: int = 7, kind: str = "tracker") -> Insights:
         projects.require_access(info.context.principal, self.doc)
         return await run_insights(info.context, self.doc.id, days, kind)
+
+    @strawberry.field(description="This project's A/B experiments, newest first.")
+    async def experiments(self, info: Info[Context, None], status: ExperimentStatus | None = None) -> list[Experiment]:
+        projects.require_access(info.context.principal, self.doc)
+        return await project_experiments(info.context, self.doc.id, status)
+
+    @strawberry.field(description="This project's experiment of that name, or null.")
+    async def experiment(self, info: Info[Context, None], name: str) -> Experiment | None:
+        projects.require_access(info.context.principal, self.doc)
+        return await project_experiment(info.context, self.doc.id, name)
 
 
 @strawberry.type(description="Owns projects; its key (seed 003's account key) manages every one of them.")
