@@ -12,7 +12,7 @@ from strawberry.dataloader import DataLoader
 from resolvers.core.services import Services
 from resolvers.revenue import attribution
 from storage.contract import EventQuery, Page, PageResult, RecordQuery, SessionQuery, Store
-from storage.models import Agent, Customer, Event, Goal, GoalType, Session
+from storage.models import Agent, Customer, Event, Goal, GoalType, Revenue, Session
 
 K = TypeVar("K", bound=Hashable)
 Q = TypeVar("Q", bound=Hashable)
@@ -96,6 +96,9 @@ class Loaders:
             self._totals(store, p, "customer_id"), cache=cache)
         self.session_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
             self._totals(store, p, "session_id"), cache=cache)
+        # A customer's revenues, one page: keys (customer_id, first, offset), one call per page shape.
+        self.customer_revenues: DataLoader[tuple[str, int, int], PageResult[Revenue]] = DataLoader(
+            self._per_group(store, p, Revenue, "customer_id"), cache=cache)
         self._services: Services | None = None
         self.agent_earnings: DataLoader[EarningsKey, attribution.Earnings] = DataLoader(
             self._earnings(p), cache=cache)
@@ -110,6 +113,21 @@ class Loaders:
         async def load(goal_ids: list[str]) -> list[int]:
             found = await store.revenue.outcome_counts(project_id, goal_ids)
             return [found.get(g, 0) for g in goal_ids]
+
+        return load
+
+    @staticmethod
+    def _per_group(store: Store, project_id: str, kind: type[Any], field: str) -> Callable[[list[Any]], Any]:
+        async def load(keys: list[tuple[str, int, int]]) -> list[PageResult[Any]]:
+            shapes: dict[tuple[int, int], list[str]] = defaultdict(list)
+            for value, first, offset in keys:
+                shapes[(first, offset)].append(value)
+            found: dict[tuple[str, int, int], PageResult[Any]] = {}
+            for (first, offset), values in shapes.items():
+                pages = await store.revenue.find_records_per_group(
+                    kind, project_id, field, values, Page(limit=first, offset=offset))
+                found.update(((v, first, offset), pages.get(v, PageResult([], 0, False))) for v in values)
+            return [found[k] for k in keys]
 
         return load
 

@@ -63,6 +63,14 @@ class RevenueStore(Protocol):
         """Newest first (created_at, then id, descending), limit/offset."""
         ...
 
+    async def find_records_per_group(
+        self, kind: type[R], project_id: str, field: str, values: Sequence[str], page: Page
+    ) -> dict[str, PageResult[R]]:
+        """One page per value of `field` (one of KINDS' fields), in one call: each group's records newest
+        first (as find_records), page.limit/page.offset applied within the group, with the group's total.
+        Every value is a key of the answer; one without records has an empty page and a total of 0."""
+        ...
+
     async def update_record(self, record: R) -> bool:
         """Replaces the stored record of the same project and id; False when there is none."""
         ...

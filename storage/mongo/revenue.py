@@ -135,6 +135,33 @@ class MongoRevenue:
         total = await self._of(kind).count_documents(match) if page.count_total else -1
         return PageResult([kind.model_validate(d) for d in docs[: page.limit]], total, len(docs) > page.limit)
 
+    async def find_records_per_group(
+        self, kind: type[R], project_id: str, field: str, values: Sequence[str], page: Page
+    ) -> dict[str, PageResult[R]]:
+        if field not in KINDS[kind]:
+            raise ValueError(f"{kind.__name__} has no filter {field!r}")
+        out: dict[str, PageResult[R]] = {v: PageResult([], 0, False) for v in values}
+        unique = list(dict.fromkeys(values))
+        if not unique:
+            return out
+        # One aggregation: each group's _ids newest first, counted, sliced to the page (and one more, for
+        # has_more); only _ids travel through $group, the page's documents follow by _id.
+        pipeline = [
+            {"$match": {"project_id": project_id, field: {"$in": unique}}},
+            {"$sort": {field: 1, **dict(NEWEST_FIRST)}},
+            {"$group": {"_id": f"${field}", "keys": {"$push": "$_id"}, "n": {"$sum": 1}}},
+            {"$project": {"n": 1, "keys": {"$slice": ["$keys", page.offset, page.limit + 1]}}},
+        ]
+        cursor = await self._of(kind).aggregate(pipeline)
+        groups = await cursor.to_list(None)
+        wanted = [k for g in groups for k in g["keys"]]
+        docs = await self._of(kind).find({"_id": {"$in": wanted}}, PROJECTION).to_list(None) if wanted else []
+        by_id = {d["id"]: d for d in docs}
+        for g in groups:
+            found = [kind.model_validate(by_id[k["i"]]) for k in g["keys"] if k["i"] in by_id]
+            out[g["_id"]] = PageResult(found[: page.limit], g["n"], len(found) > page.limit)
+        return out
+
     async def update_record(self, record: RevenueRecord) -> bool:
         result = await self._of(type(record)).replace_one({"_id": doc_id(record.project_id, record.id)}, _doc(record))
         return result.matched_count > 0

@@ -158,6 +158,38 @@ class SQLiteRevenue:
             ((total,),) = await self.db.fetch(f"SELECT COUNT(*) FROM {table.name} WHERE {where}", args)
         return PageResult(items, total, len(rows) > page.limit)
 
+    async def find_records_per_group(
+        self, kind: type[R], project_id: str, field: str, values: Sequence[str], page: Page
+    ) -> dict[str, PageResult[R]]:
+        if field not in KINDS[kind]:
+            raise ValueError(f"{kind.__name__} has no filter {field!r}")
+        table = TABLES[kind]
+        out: dict[str, PageResult[R]] = {v: PageResult([], 0, False) for v in values}
+        width = len(table.fields) + len(table.derived)
+        for chunk in _chunks(list(dict.fromkeys(values))):
+            # Each group's rows numbered newest first and counted in one statement; only the page's rows (and
+            # one more, for has_more) leave the database, and each group's first row, which carries its total
+            # when the offset is past the group's end.
+            rows = await self.db.fetch(
+                f"SELECT * FROM (SELECT {table.columns}, {field},"
+                f" ROW_NUMBER() OVER (PARTITION BY {field} {NEWEST_FIRST}) AS rn,"
+                f" COUNT(*) OVER (PARTITION BY {field}) AS n"
+                f" FROM {table.name} WHERE project_id = ? AND {field} IN ({_marks(len(chunk))}))"
+                f" WHERE rn = 1 OR (rn > ? AND rn <= ?) ORDER BY {field}, rn",
+                (project_id, *chunk, page.offset, page.offset + page.limit + 1),
+            )
+            for row in rows:
+                group, rn, total = row[width], row[width + 1], row[width + 2]
+                result = out[group]
+                result.total = total
+                if rn <= page.offset:
+                    continue
+                if len(result.items) < page.limit:
+                    result.items.append(table.model(kind, row[:width]))
+                else:
+                    result.has_more = True
+        return out
+
     async def update_record(self, record: RevenueRecord) -> bool:
         table = TABLES[type(record)]
         project_id, id_ = record.project_id, record.id

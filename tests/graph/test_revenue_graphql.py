@@ -62,6 +62,41 @@ async def test_a_hundred_agents_with_revenue_and_cost_cost_the_store_calls_of_on
     assert sum(counts[100].values()) <= 8, counts
 
 
+CUSTOMERS = """query($first: Int) { customers(first: $first) {
+  id revenues(first: 2) { totalCount hasNextPage nodes { id amount } }
+} }"""
+LISTED = """query($customer: String) { revenues(customerId: $customer, first: 2) {
+  totalCount hasNextPage nodes { id amount } } }"""
+
+
+async def test_twenty_customers_with_their_revenues_cost_the_store_calls_of_one(api: Api) -> None:
+    customers = []
+    for i in range(20):
+        made = await api.data('mutation($name: String) { createCustomer(input: {name: $name}) { id } }',
+                              {"name": f"customer-{i}"})
+        customers.append(made["createCustomer"]["id"])
+    for i, customer in enumerate(customers):
+        for n in range(i % 4):  # 0 to 3 revenues each: empty pages, short ones and ones with a next page
+            await api.data(CREATE, {"input": {"amount": f"{i}.{n + 1}", "customerId": customer}})
+    counts = {}
+    for first in (1, 20):
+        api.store.reset()
+        nodes = (await api.data(CUSTOMERS, {"first": first}))["customers"]
+        assert len(nodes) == first
+        counts[first] = dict(api.store.calls)
+    assert counts[1] == counts[20], counts
+    assert counts[20] == {"find_records": 1, "find_records_per_group": 1}, counts  # the customers, their pages
+    # The same pages as the top-level listing of each customer's revenues.
+    assert len({c["id"] for c in nodes}) == 20
+    for customer in nodes:
+        i = int((await api.data("query($id: ID!) { customer(id: $id) { name } }", {"id": customer["id"]}))[
+            "customer"]["name"].split("-")[1])
+        page = customer["revenues"]
+        assert (page["totalCount"], page["hasNextPage"], len(page["nodes"])) == (i % 4, i % 4 > 2, min(i % 4, 2))
+        assert {r["amount"] for r in page["nodes"]} <= {f"{i}.{n + 1}" for n in range(i % 4)}
+        assert page == (await api.data(LISTED, {"customer": customer["id"]}))["revenues"]
+
+
 async def test_mutations_share_idempotency_and_validation_with_rest(api: Api) -> None:
     headers = {"Idempotency-Key": "gql-1"}
     first = await api.gql(CREATE, {"input": {"amount": "2"}}, headers=headers)

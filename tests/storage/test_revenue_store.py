@@ -76,6 +76,45 @@ async def test_listing_is_newest_first_paged_and_filtered(store) -> None:
     assert [r.id for r in ranged.items] == ["r3", "r2"]
 
 
+async def test_records_are_paged_per_group_in_one_call(store) -> None:
+    # c1: r0..r4, c2: s0..s1 (one minute apart), c3: two records created at the same instant (id breaks the tie).
+    for i in range(5):
+        await store.revenue.create_record(revenue(f"r{i}", i, minute=i, customer_id="c1"))
+    for i in range(2):
+        await store.revenue.create_record(revenue(f"s{i}", i, minute=10 + i, customer_id="c2"))
+    await store.revenue.create_record(revenue("t-a", 1, minute=3, customer_id="c3"))
+    await store.revenue.create_record(revenue("t-b", 1, minute=3, customer_id="c3"))
+    await store.revenue.create_record(revenue("nobody", 1))
+    await store.revenue.create_record(revenue("x", 1, project=OTHER, customer_id="c1"))
+
+    def ids(found: dict) -> dict:
+        return {k: ([r.id for r in v.items], v.total, v.has_more) for k, v in found.items()}
+
+    groups = ["c1", "c2", "c3", "none"]
+    first = await store.revenue.find_records_per_group(Revenue, P, "customer_id", groups, Page(limit=2))
+    assert ids(first) == {"c1": (["r4", "r3"], 5, True), "c2": (["s1", "s0"], 2, False),
+                          "c3": (["t-b", "t-a"], 2, False), "none": ([], 0, False)}
+    second = await store.revenue.find_records_per_group(Revenue, P, "customer_id", groups, Page(limit=2, offset=2))
+    assert ids(second) == {"c1": (["r2", "r1"], 5, True), "c2": ([], 2, False), "c3": ([], 2, False),
+                           "none": ([], 0, False)}
+    last = await store.revenue.find_records_per_group(Revenue, P, "customer_id", ["c1"], Page(limit=10, offset=4))
+    assert ids(last) == {"c1": (["r0"], 5, False)}
+    # The same answer as find_records, group by group.
+    for customer in groups:
+        alone = await store.revenue.find_records(Revenue, P, RecordQuery({"customer_id": customer}), Page(limit=2))
+        assert (alone.items, alone.total, alone.has_more) == (
+            first[customer].items, first[customer].total, first[customer].has_more)
+    other = await store.revenue.find_records_per_group(Revenue, OTHER, "customer_id", ["c1", "c2"], Page(limit=5))
+    assert ids(other) == {"c1": (["x"], 1, False), "c2": ([], 0, False)}
+    assert await store.revenue.find_records_per_group(Revenue, P, "customer_id", [], Page(limit=5)) == {}
+    many = [f"m{i}" for i in range(1200)] + ["c2", "c1", "c1"]  # past one IN list, a value repeated
+    paged = await store.revenue.find_records_per_group(Revenue, P, "customer_id", many, Page(limit=1))
+    assert len(paged) == 1202 and ids(paged)["c1"] == (["r4"], 5, True) and ids(paged)["c2"] == (["s1"], 2, True)
+    assert paged["m1199"].items == [] and paged["m1199"].total == 0
+    with pytest.raises(ValueError):
+        await store.revenue.find_records_per_group(Revenue, P, "amount_nanos", ["c1"], Page(limit=5))
+
+
 async def test_a_claim_creates_once_and_replays_the_first_answer(store) -> None:
     first = await store.revenue.create_record(revenue("r1", 42), claim("k1"))
     assert first.record is not None and not first.replayed

@@ -41,6 +41,15 @@ async def revenue_page(info: Info[Context, None], where: dict[str, Any], first: 
                        has_next_page=found.has_more)
 
 
+async def customer_revenue_page(info: Info[Context, None], customer_id: str, first: int, offset: int) -> RevenuePage:
+    """revenue_page for one customer, through a DataLoader: customers asking for the same page shape share one
+    store call."""
+    page = _page(info, first, offset)
+    found = await info.context.loaders.customer_revenues.load((customer_id, page.limit, page.offset))
+    return RevenuePage(nodes=[Revenue(doc=r) for r in found.items], total_count=found.total,
+                       has_next_page=found.has_more)
+
+
 def _given(data: Any) -> dict[str, Any]:
     """An input's fields the client set (null included), snake_case: what a create or change sets."""
     return {name: value for name, value in vars(data).items() if value is not strawberry.UNSET}

@@ -144,9 +144,9 @@ class Customer:
 
     @strawberry.field(description="This customer's revenues, newest first.")
     async def revenues(self, info: Info[Context, None], first: int = 50, offset: int = 0) -> RevenuePage:
-        from graph.schema.revenue.fields import revenue_page
+        from graph.schema.revenue.fields import customer_revenue_page
 
-        return await revenue_page(info, {"customer_id": self.doc.id}, first, offset)
+        return await customer_revenue_page(info, self.doc.id, first, offset)
 
 
 @strawberry.type
