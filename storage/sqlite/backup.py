@@ -1,10 +1,14 @@
 """Online backup and restore of the embedded database.
 
-A backup uses SQLite's backup API from a read-only connection, page by page,
+A backup uses SQLite's backup API from a read-only connection in one step,
 while the server keeps ingesting: WAL lets it read one consistent snapshot
 beside the writer, and the copy is checked before it is published under its
-name. A restore replaces a database only when no server holds it, and only
-with a LensGraph database this version can open.
+name. One step, not page by page: SQLite restarts a stepwise backup whenever
+another process writes between two steps, so under steady ingest a copy of
+more than a few steps never finished (tests/process/test_backup.py).
+
+A restore replaces a database only when no server holds it, and only with a
+LensGraph database this version can open.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from storage.contract.common import SchemaTooNew
 from storage.sqlite.lock import in_use
 from storage.sqlite.migrations import SCHEMA_VERSION, current_version
 
-PAGES_PER_STEP = 1024  # the writer gets the lock between steps, so ingest is never held for a whole copy
+# Every page in one step, inside one read transaction: in WAL mode the writer is not held by it.
+ALL_PAGES = -1
 
 
 class BackupError(Exception):
@@ -41,7 +46,7 @@ def backup(database: Path, destination: Path) -> int:
         except sqlite3.Error as exc:
             raise BackupError(f"cannot write {destination}: {exc}") from None
         try:
-            source.backup(target, pages=PAGES_PER_STEP)
+            source.backup(target, pages=ALL_PAGES)
             _check(target, destination)
             target.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:

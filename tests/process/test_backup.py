@@ -112,3 +112,35 @@ def test_bad_backup_and_restore_requests_are_one_line_and_damage_nothing(tmp_pat
     assert database.read_bytes() == before
     mongo = cli("backup", str(tmp_path / "m"), "--database", "mongodb://127.0.0.1:1/x")
     assert mongo.returncode == 2 and "mongodump" in mongo.stderr
+
+
+def test_a_backup_finishes_while_another_process_writes_without_pause(tmp_path: Path) -> None:
+    """A copy of many pages while a writer commits without pause. Page-by-page copying restarted on
+    every foreign write between two steps, so under such a writer it never finished (the CLI's timeout
+    ended it); one step reads one snapshot."""
+    database = tmp_path / "busy.db"
+    assert cli("demo", "--database", f"sqlite:///{database}").returncode == 0
+    db = sqlite3.connect(database)
+    db.execute("CREATE TABLE filler (x BLOB)")
+    db.executemany("INSERT INTO filler VALUES (randomblob(4000))", [()] * 3000)  # ~3,000 pages beyond the demo
+    db.commit()
+    db.close()
+    writer = subprocess.Popen([sys.executable, "-c", (
+        "import sqlite3, sys\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=30)\n"
+        "while True:\n"
+        "    db.execute('INSERT INTO filler VALUES (randomblob(100))')\n"
+    ), str(database)])
+    try:
+        target = tmp_path / "copy.db"
+        done = cli("backup", str(target), "--database", f"sqlite:///{database}")
+        assert done.returncode == 0, done.stderr
+        assert writer.poll() is None, "the writer must still be writing when the copy is taken"
+    finally:
+        writer.kill()
+        writer.wait()
+    copy = sqlite3.connect(target)
+    (rows,) = copy.execute("SELECT COUNT(*) FROM filler").fetchone()
+    (events,) = copy.execute("SELECT COUNT(*) FROM events").fetchone()
+    copy.close()
+    assert rows >= 3000 and events > 0
