@@ -198,6 +198,13 @@ async def run(path: Path, repeat: int, days: int, explain: bool) -> None:
         await store.close()
 
 
+async def create_schema(path: Path) -> None:
+    """An empty database at the current schema version, for the generators to fill."""
+    store = SQLiteStore(path)
+    await store.start()
+    await store.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -213,12 +220,7 @@ def main() -> None:
         path = args.db or Path(tmp) / "analytics.db"
         fresh = not path.exists()
         if fresh:
-            async def create() -> None:
-                store = SQLiteStore(path)
-                await store.start()
-                await store.close()
-
-            asyncio.run(create())
+            asyncio.run(create_schema(path))
             t0 = time.perf_counter()
             generate(path, args.events, args.days, args.users, args.sessions)
             print(f"  in {time.perf_counter() - t0:.1f} s, {path.stat().st_size / 1e6:.0f} MB")

@@ -28,7 +28,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.analytics_store import END, P, generate
+from bench.analytics_store import END, P, create_schema, generate
 from resolvers.core.services import Services
 from resolvers.revenue import attribution
 from resolvers.revenue.ids import new_short_id
@@ -131,12 +131,7 @@ def main() -> None:
         path = args.db or Path(tmp) / "revenue.db"
         fresh = not path.exists()
         if fresh:
-            async def create() -> None:
-                store = SQLiteStore(path)
-                await store.start()
-                await store.close()
-
-            asyncio.run(create())
+            asyncio.run(create_schema(path))
             t0 = time.perf_counter()
             generate(path, args.events, DAYS, 40_000, 300_000)
             generate_revenue(path, args.revenues, args.agents)

@@ -92,11 +92,13 @@ async def project_token(api: Api, project: str) -> str:
     return str(found["project_token"])
 
 
-async def tracked(api: Api, count: int, project: str = "default", **filters: str) -> list[dict[str, Any]]:
+async def tracked(
+    api: Api, count: int, project: str = "default", prefix: str = AA, **filters: str,
+) -> list[dict[str, Any]]:
     """The project's events, oldest first, once at least `count` arrived (beacons are asynchronous)."""
     events: list[dict[str, Any]] = []
     for _ in range(200):
-        events = (await api.get(f"{AA}/events", project=project, limit="1000", **filters))["events"]
+        events = (await api.get(f"{prefix}/events", project=project, limit="1000", **filters))["events"]
         if len(events) >= count:
             break
         await asyncio.sleep(0.05)
@@ -267,12 +269,7 @@ async def test_the_tracker_posts_to_the_prefix_it_was_loaded_from(make_api: ApiF
     site.snippet["token"] = str((await api.get("/analytics/v2/projects/default"))["project_token"])
     context, page = await visit(browser, f"{site.origin}/moved")
     await page.evaluate("aa.flush()")
-    events = (await api.get("/analytics/v2/events", project="default"))["events"]
-    for _ in range(100):
-        if events:
-            break
-        await asyncio.sleep(0.05)
-        events = (await api.get("/analytics/v2/events", project="default"))["events"]
+    events = await tracked(api, 1, prefix="/analytics/v2")
     await context.close()
     assert site.server is not None
     await site.server.close()
