@@ -19,10 +19,10 @@ from resolvers.experiments.assignment import check_weights, even_weights
 from resolvers.projects import service as projects
 from storage.contract import Page
 from storage.models import Project
-from storage.models.experiments import Experiment, ExperimentStatus, Variant
+from storage.models.experiments import EXPOSURE_EVENT, Experiment, ExperimentStatus, Variant
 from storage.timeutil import now_ms
 
-EXPOSURE = "$experiment_exposure"
+EXPOSURE = EXPOSURE_EVENT
 MAX_VARIANTS = 10
 MAX_NAME = 100
 

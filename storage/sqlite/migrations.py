@@ -13,6 +13,9 @@ import sqlite3
 from pathlib import Path
 
 from storage.contract.common import SchemaTooNew
+from storage.models.experiments import EXPOSURE_EVENT
+from storage.sqlite.exposures import COLUMNS as EXPOSURES
+from storage.sqlite.exposures import ROWS as EXPOSURE_ROWS
 
 # Version 1: the first schema, an index for every filter and sort the API offers.
 V1 = """
@@ -354,7 +357,42 @@ CREATE INDEX IF NOT EXISTS revenues_by_event ON revenues (project_id, event_id);
 CREATE INDEX IF NOT EXISTS revenues_by_time ON revenues (project_id, recorded_at, day, currency, amount_nanos);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6)
+# Version 7: experiment exposures, an index of the tracked `$experiment_exposure` events that experiment results
+# read instead of every tracked event's JSON (storage/sqlite/exposures.py says what it holds and who feeds it).
+# Triggers follow deletes (retention) and updates, in the same statement; ingest adds each batch's exposures.
+# It names events by rowid, as events_fts does. The backfill indexes events written before this version.
+V7 = f"""
+CREATE TABLE IF NOT EXISTS experiment_exposures (
+    project_id TEXT NOT NULL,
+    experiment TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    event_rowid INTEGER NOT NULL,
+    variant TEXT NOT NULL,
+    PRIMARY KEY (project_id, experiment, user_id, ts, event_rowid)
+) WITHOUT ROWID;
+
+CREATE TRIGGER IF NOT EXISTS experiment_exposures_delete AFTER DELETE ON events
+WHEN old.type = '{EXPOSURE_EVENT}' AND old.user_id IS NOT NULL
+BEGIN
+    DELETE FROM experiment_exposures WHERE project_id = old.project_id
+        AND experiment = old.payload ->> '$."experiment"' AND user_id = old.user_id AND ts = old.ts
+        AND event_rowid = old.rowid;
+END;
+
+CREATE TRIGGER IF NOT EXISTS experiment_exposures_update AFTER UPDATE OF project_id, type, kind, user_id, ts, payload
+ON events
+BEGIN
+    DELETE FROM experiment_exposures WHERE old.type = '{EXPOSURE_EVENT}' AND old.user_id IS NOT NULL
+        AND project_id = old.project_id AND experiment = old.payload ->> '$."experiment"'
+        AND user_id = old.user_id AND ts = old.ts AND event_rowid = old.rowid;
+    INSERT INTO experiment_exposures ({EXPOSURES}) {EXPOSURE_ROWS} AND rowid = new.rowid;
+END;
+
+INSERT OR IGNORE INTO experiment_exposures ({EXPOSURES}) {EXPOSURE_ROWS};
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,7 +8,9 @@ from datetime import datetime
 from storage.contract import Claim, CommitResult, Planner
 from storage.contract.live import ChangeFeed
 from storage.models import Event, Session
+from storage.models.experiments import EXPOSURE_EVENT
 from storage.retention import whole_sessions_within
+from storage.sqlite import exposures
 from storage.sqlite.database import Database
 from storage.sqlite.idempotency import recall, remember
 from storage.sqlite.query import _chunks, _marks
@@ -115,6 +117,8 @@ class SQLiteTraces(TraceReads):
             " WHERE rowid > ? AND rowid <= ?",
             (last, last + len(result.events)),
         )
+        if any(e.type == EXPOSURE_EVENT for e in result.events):
+            db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.
         position = last + len(result.events)
         db.executemany(UPSERT_SESSION, [(*_session_row(s), position) for s in result.sessions])
