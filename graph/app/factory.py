@@ -16,7 +16,7 @@ from graph.app.health import add_health_routes
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
-from graph.rest import agent_analytics, agentlens, agentlens_server, lensai
+from graph.rest import agent_analytics, agentlens, agentlens_server, lens, lensai
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
 from graph.rest.auth import (
     any_of,
@@ -81,6 +81,7 @@ def families(settings: Settings) -> list[tuple[str, Family]]:
         ("/" + settings.prefix_agentlens_server.strip("/"), agentlens_server.FAMILY),
         ("/" + settings.prefix_agent_analytics.strip("/"), agent_analytics.FAMILY),
         ("/" + settings.prefix_lensai.strip("/"), lensai.FAMILY),
+        ("/" + settings.prefix_lens.strip("/"), lens.FAMILY),
         ("/" + settings.prefix_agentlens.strip("/"), agentlens.FAMILY),
     ]
     return sorted(mounted, key=lambda pf: len(pf[0].rstrip("/")), reverse=True)
@@ -123,6 +124,7 @@ def build_services(store: Store, settings: Settings) -> Services:
             max_page_size=settings.max_page_size,
             idempotency_window=timedelta(hours=settings.idempotency_window_hours),
             retention_days=settings.retention_days,
+            questions_per_month=settings.lens_questions_per_month,
         ),
         admin_key=settings.api_key,
         project_key=settings.agentlens_api_key,

@@ -21,6 +21,10 @@ class Settings(BaseModel):
     prefix_agentlens_server: str = Field(default="/api", description="prefix of the AgentLens server routes (seed 004)")
     prefix_agent_analytics: str = Field(default="/agent-analytics", description="prefix of Agent Analytics (seed 003)")
     prefix_lensai: str = Field(default="/v1", description="prefix of the LensAI API (seed 000)")
+    prefix_lens: str = Field(default="/api/lens", description="prefix of the LENS API (seed 001)")
+    lens_questions_per_month: int = Field(
+        default=200, ge=0, description="questions to the LENS assistant per project and calendar month (seed 001)"
+    )
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="idle time between SSE keep-alives")
     max_query_depth: int = Field(default=12, ge=1, description="deepest GraphQL selection")
     max_query_tokens: int = Field(default=4000, ge=10, description="most tokens in a GraphQL document")

@@ -13,6 +13,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from graph.schema.analytics.fields import AnalyticsQueryFields
+from graph.schema.anomalies.fields import AnomalyMutation, AnomalyQuery
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.execution import LensGraphExecutor
@@ -28,8 +29,12 @@ from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
 
-Query = merge_types("Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery, RevenueQuery))
-Mutation = merge_types("Mutation", (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation))
+Query = merge_types(
+    "Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery, RevenueQuery, AnomalyQuery)
+)
+Mutation = merge_types(
+    "Mutation", (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation, AnomalyMutation)
+)
 Subscription = merge_types("Subscription", (LiveSubscription,))
 
 

@@ -92,6 +92,7 @@ class TimedStore:
         self.analytics = TimedDomain("analytics", inner.analytics)
         self.experiments = TimedDomain("experiments", inner.experiments)
         self.revenue = TimedDomain("revenue", inner.revenue)
+        self.anomalies = TimedDomain("anomalies", inner.anomalies)
         self.live = inner.live
 
     async def start(self) -> None:

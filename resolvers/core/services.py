@@ -20,6 +20,7 @@ class Limits:
     max_page_size: int = 1000
     idempotency_window: timedelta = timedelta(hours=24)
     retention_days: int | None = None  # the server's default; a project may set its own
+    questions_per_month: int = 200  # questions to the LENS assistant per project and calendar month (seed 001)
 
 
 @dataclass(slots=True)

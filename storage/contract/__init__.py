@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from storage.contract.analytics import AnalyticsStore
+from storage.contract.anomalies import AnomalyQuery, AnomalyStore, RuleTriggers
 from storage.contract.common import (
     CommitConflict,
     Conflict,
@@ -57,6 +58,8 @@ class Store(Protocol):
     def experiments(self) -> ExperimentStore: ...
     @property
     def revenue(self) -> RevenueStore: ...
+    @property
+    def anomalies(self) -> AnomalyStore: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
@@ -75,6 +78,8 @@ class Store(Protocol):
 
 __all__ = [
     "AnalyticsStore",
+    "AnomalyQuery",
+    "AnomalyStore",
     "BatchPlan",
     "Change",
     "ChangeFeed",
@@ -95,6 +100,7 @@ __all__ = [
     "RecordQuery",
     "RevenueStore",
     "RevenueTotal",
+    "RuleTriggers",
     "SchemaTooNew",
     "SessionKey",
     "SessionQuery",

@@ -19,13 +19,15 @@ RATE_WINDOWS = "rate_windows"
 ACCOUNTS, ACCOUNT_KEYS = "accounts", "account_keys"
 EXPERIMENTS = "experiments"
 CUSTOMERS, GOAL_TYPES, GOALS, OUTCOMES, REVENUES = "customers", "goal_types", "goals", "outcomes", "revenues"
+ANOMALY_RULES, ANOMALIES, REPORTS, QUESTION_USAGE = "anomaly_rules", "anomalies", "reports", "question_usage"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 # Version 3: events carry kind and product context (see Mongo._product_fields).
 # Version 4: accounts and their keys; projects may carry account_id (absent on older ones: no account).
 # Version 5: experiments (nothing to convert: a new collection and its indexes).
 # Version 6: revenue attribution, seed 000 (nothing to convert: five new collections and their indexes).
-SCHEMA_VERSION = 6
+# Version 7: anomaly detection, seed 001 (nothing to convert: four new collections and their indexes).
+SCHEMA_VERSION = 7
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -118,6 +120,15 @@ INDEXES: dict[str, list[IndexModel]] = {
         _index("revenues_by_source", "project_id", "source", "recorded_at", "currency", "amount_nanos"),
         _index("revenues_by_time", "project_id", "recorded_at", "day", "currency", "amount_nanos"),
     ],
+    # The SQLite V8 indexes: anomalies newest first, by rule (trigger counts) and by status.
+    ANOMALY_RULES: [_index("anomaly_rules_by_created", "project_id", "created_at", "id")],
+    ANOMALIES: [
+        _index("anomalies_by_detected", "project_id", "detected_at", "id"),
+        _index("anomalies_by_rule", "project_id", "rule_id", "detected_at"),
+        _index("anomalies_by_status", "project_id", "status", "detected_at"),
+    ],
+    REPORTS: [_index("reports_by_period", "project_id", "period_start", "id")],
+    QUESTION_USAGE: [_index("question_usage_by_day", "project_id", "day", "user")],
     RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [
         _index("idempotency_by_key", "project_id", "key", unique=True),

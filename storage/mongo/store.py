@@ -10,6 +10,7 @@ from typing import Any
 from pymongo import AsyncMongoClient
 
 from storage.mongo.analytics import MongoAnalytics
+from storage.mongo.anomalies import MongoAnomalies
 from storage.mongo.client import Mongo
 from storage.mongo.counters import MongoCounters
 from storage.mongo.experiments import MongoExperiments
@@ -31,6 +32,7 @@ class MongoStore:
         self.analytics = MongoAnalytics(self.mongo)
         self.experiments = MongoExperiments(self.mongo)
         self.revenue = MongoRevenue(self.mongo)
+        self.anomalies = MongoAnomalies(self.mongo)
 
     @property
     def hosts(self) -> str:

@@ -392,7 +392,53 @@ END;
 INSERT OR IGNORE INTO experiment_exposures ({EXPOSURES}) {EXPOSURE_ROWS};
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7)
+# Version 8: anomaly detection (seed 001, the LENS API), per project. Each row keeps the model whole as JSON (doc),
+# beside the columns its listings filter and sort on, so fields the detector adds later need no migration.
+# anomaly_rules holds custom rules and projects' changes to system rules (defined in code). An anomaly's id is
+# derived from its rule and window, so the primary key is what makes a detector's retry write nothing twice.
+# question_usage counts the assistant's questions per project, UTC day and user.
+V8 = """
+CREATE TABLE IF NOT EXISTS anomaly_rules (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS anomalies (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    rule_id TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    status TEXT NOT NULL,
+    detected_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS anomalies_by_detected ON anomalies (project_id, detected_at, id);
+CREATE INDEX IF NOT EXISTS anomalies_by_rule ON anomalies (project_id, rule_id, detected_at);
+CREATE INDEX IF NOT EXISTS anomalies_by_status ON anomalies (project_id, status, detected_at);
+
+CREATE TABLE IF NOT EXISTS reports (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    period_start INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reports_by_period ON reports (project_id, period_start, id);
+
+CREATE TABLE IF NOT EXISTS question_usage (
+    project_id TEXT NOT NULL,
+    day TEXT NOT NULL,
+    user TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (project_id, day, user)
+) WITHOUT ROWID;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from storage.sqlite.analytics import SQLiteAnalytics
+from storage.sqlite.anomalies import SQLiteAnomalies
 from storage.sqlite.counters import SQLiteCounters
 from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
 from storage.sqlite.experiments import SQLiteExperiments
@@ -29,6 +30,7 @@ class SQLiteStore:
         self.analytics = SQLiteAnalytics(self.db)
         self.experiments = SQLiteExperiments(self.db)
         self.revenue = SQLiteRevenue(self.db)
+        self.anomalies = SQLiteAnomalies(self.db)
 
     async def start(self) -> None:
         await self.db.open()

@@ -16,6 +16,8 @@ from resolvers.traces.planner import BatchPlanner
 from storage.contract import SchemaTooNew, StoreUnavailable
 from storage.mongo.client import SERVER_SELECTION_MS
 from storage.mongo.layout import (
+    ANOMALIES,
+    ANOMALY_RULES,
     CUSTOMERS,
     EVENTS,
     GOAL_TYPES,
@@ -23,6 +25,8 @@ from storage.mongo.layout import (
     INDEXES,
     META,
     OUTCOMES,
+    QUESTION_USAGE,
+    REPORTS,
     REVENUES,
     SCHEMA_VERSION,
 )
@@ -109,10 +113,27 @@ async def test_a_layout_5_database_gains_the_revenue_collections_and_their_index
     await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 5}})
 
     upgraded = await open_mongo(mongo_server, old.database_name)
-    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 6}
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
     indexes = await upgraded.mongo.db[REVENUES].index_information()
     assert indexes["revenues_by_agent"]["key"] == [
         ("project_id", 1), ("agent_id", 1), ("recorded_at", 1), ("currency", 1), ("amount_nanos", 1)]
+    assert len(await upgraded.traces.session_chain(P, "s1")) == 2  # the data from before is still there
+
+
+async def test_a_layout_6_database_gains_the_anomaly_collections_and_their_indexes(
+    mongo_server: MongoServer, open_mongo: OpenStore
+) -> None:
+    old = await open_mongo(mongo_server)
+    await old.traces.commit_batch(P, [ev(i) for i in range(2)], BatchPlanner(P))
+    for name in (ANOMALY_RULES, ANOMALIES, REPORTS, QUESTION_USAGE):
+        await old.mongo.db.drop_collection(name)  # layout 6 had none of them
+    await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 6}})
+
+    upgraded = await open_mongo(mongo_server, old.database_name)
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 7}
+    indexes = await upgraded.mongo.db[ANOMALIES].index_information()
+    assert indexes["anomalies_by_detected"]["key"] == [("project_id", 1), ("detected_at", 1), ("id", 1)]
+    assert await upgraded.anomalies.count_question(P, "2026-04-01", "ann") == 1
     assert len(await upgraded.traces.session_chain(P, "s1")) == 2  # the data from before is still there
 
 
@@ -132,7 +153,7 @@ async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
 
     upgraded = await open_mongo(mongo_server, old.database_name)
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
-    assert SCHEMA_VERSION == 6
+    assert SCHEMA_VERSION == 7
     (moved,) = await upgraded.traces.session_chain(P, "visitor")
     assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
     kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}

@@ -177,3 +177,20 @@ async def test_a_database_from_a_newer_version_is_refused_in_one_line(tmp_path: 
     message = str(refused.value)
     assert f"schema version {SCHEMA_VERSION + 7}" in message and "\n" not in message
     assert f"this LensGraph's {SCHEMA_VERSION}" in message
+
+
+async def test_a_version_7_database_gains_anomalies_and_keeps_its_projects(tmp_path: Path) -> None:
+    path = write_version_with_a_project(tmp_path / "v7.db", 7)
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (old,) = await store.projects.projects_by_ids(["old"])
+        assert old.name == "old-site"
+        assert await store.anomalies.list_rules("old") == []
+        assert await store.anomalies.count_question("old", "2026-04-01", "ann") == 1
+        assert [r.count for r in await store.anomalies.question_usage("old", "2026-04-01", "2026-04-01")] == [1]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (8,)
+    db.close()

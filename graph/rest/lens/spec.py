@@ -1,0 +1,109 @@
+"""Seed 001's operations: each route once, with its document and the example requests the OpenAPI test sends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from graph.rest.lens import handlers
+from graph.rest.lens.handlers import DEFAULT_LIMIT, MAX_LIMIT
+from graph.rest.lens.wire import (
+    AcknowledgedOut,
+    AnomalyOut,
+    AnomalySummaryOut,
+    DismissedOut,
+    ErrorOut,
+    ReportOut,
+    RuleCreatedOut,
+    RuleOut,
+    RuleSummaryOut,
+    UsageOut,
+    envelope,
+)
+from graph.rest.openapi import Example, Operation, Param, Spec
+from resolvers.anomalies.rules import RuleIn, RulePatch
+from resolvers.anomalies.service import DismissIn, NoteIn
+
+Limit = Annotated[int, Field(ge=1)]
+Offset = Annotated[int, Field(ge=0)]
+ACCOUNT = Param("account_id", "query", "The account: a project id or name (an account key may give its account's "
+                                       "id); default the key's own project")
+PAGE = (Param("limit", "query", f"Max results (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})", Limit,
+              default=DEFAULT_LIMIT),
+        Param("offset", "query", "Pagination offset", Offset, default=0))
+ANOMALY = Param("anomaly_id", "path", "The anomaly's id (anom_...)")
+RULE = Param("rule_id", "path", "The rule's id (a system rule's name, or custom_rule_NNN)")
+MISSING = {404: "No such anomaly or rule in this account"}
+GOOD_RULE = {"name": "High-Value Orders Drop", "metric": {"type": "count", "event": "conversion",
+             "filters": [{"field": "amount", "operator": "greater_than", "value": 500}]},
+             "comparison": {"type": "vs_previous_7_days"}, "threshold": {"direction": "decrease", "percentage": 30},
+             "alert": {"severity": "high", "cooldown_hours": 8, "channels": ["email", "slack"]}}
+
+OPERATIONS = (
+    Operation("GET", "/anomalies", handlers.list_anomalies, "List detected anomalies, newest first",
+              {200: (envelope("AnomalyListOut", list[AnomalySummaryOut], paginated=True), "One page and the total")},
+              params=(Param("account_id", "query", ACCOUNT.description, required=True),
+                      Param("date_range", "query", "detected in: today, yesterday, last_24_hours, last_N_days, "
+                                                   "this_week, last_week, this_month, last_month or "
+                                                   "YYYY-MM-DD..YYYY-MM-DD"),
+                      Param("severity", "query", "Filter by severity", enum=("critical", "high", "medium", "low")),
+                      Param("status", "query", "Filter by status",
+                            enum=("open", "acknowledged", "dismissed", "resolved")),
+                      Param("rule_id", "query", "Filter by specific rule"), *PAGE),
+              examples=(Example("all", 200, query={"account_id": "default"}),
+                        Example("no_account", 400),
+                        Example("bad_severity", 400, query={"account_id": "default", "severity": "dire"}))),
+    Operation("GET", "/anomalies/{anomaly_id}", handlers.get_anomaly, "Get anomaly details",
+              {200: (envelope("AnomalyDetailOut", AnomalyOut), "The anomaly")}, params=(ANOMALY, ACCOUNT),
+              errors=MISSING, examples=(Example("missing", 404, path={"anomaly_id": "anom_missing"}),)),
+    Operation("POST", "/anomalies/{anomaly_id}/acknowledge", handlers.acknowledge_anomaly, "Acknowledge an anomaly",
+              {200: (envelope("AcknowledgeOut", AcknowledgedOut), "The anomaly, acknowledged")}, body=NoteIn,
+              params=(ANOMALY,), errors={**MISSING, 409: "The anomaly is dismissed or resolved",
+                                         415: "The body is not application/json"},
+              examples=(Example("missing", 404, path={"anomaly_id": "anom_missing"}, body={"note": "looking"}),)),
+    Operation("POST", "/anomalies/{anomaly_id}/dismiss", handlers.dismiss_anomaly,
+              "Dismiss an anomaly (a false positive, an expected change...)",
+              {200: (envelope("DismissOut", DismissedOut), "The anomaly, dismissed")}, body=DismissIn,
+              params=(ANOMALY,), errors={**MISSING, 409: "The anomaly is already dismissed, or resolved",
+                                         415: "The body is not application/json"},
+              examples=(Example("bad_reason", 400, path={"anomaly_id": "anom_missing"}, body={"reason": "bored"}),)),
+    Operation("GET", "/rules", handlers.list_rules, "List detection rules: the system rules, then custom rules",
+              {200: (envelope("RuleListOut", list[RuleSummaryOut]), "The account's rules")},
+              params=(ACCOUNT, Param("category", "query", "conversions, traffic, engagement, agents or custom"),
+                      Param("enabled", "query", "true or false", bool)),
+              examples=(Example("all", 200), Example("enabled", 200, query={"enabled": "true"}),
+                        Example("bad_enabled", 400, query={"enabled": "maybe"}))),
+    Operation("GET", "/rules/{rule_id}", handlers.get_rule, "Get rule details",
+              {200: (envelope("RuleDetailOut", RuleOut), "The rule")}, params=(RULE, ACCOUNT), errors=MISSING,
+              examples=(Example("system", 200, path={"rule_id": "traffic_drop"}),
+                        Example("missing", 404, path={"rule_id": "custom_rule_999"}))),
+    Operation("POST", "/rules", handlers.create_rule, "Create a custom detection rule",
+              {201: (envelope("RuleCreateOut", RuleCreatedOut), "The rule")}, body=RuleIn,
+              errors={415: "The body is not application/json"},
+              examples=(Example("created", 201, body=GOOD_RULE),
+                        Example("unknown_metric", 400, body={**GOOD_RULE, "metric": {"type": "vibes"}}))),
+    Operation("PATCH", "/rules/{rule_id}", handlers.update_rule, "Update a rule (enable or disable, threshold...)",
+              {200: (envelope("RuleUpdateOut", RuleOut), "The changed rule")}, body=RulePatch, params=(RULE,),
+              errors={**MISSING, 415: "The body is not application/json"},
+              examples=(Example("disable", 200, path={"rule_id": "bounce_rate_spike"},
+                                body={"enabled": False, "threshold": {"percentage": 25}}),
+                        Example("missing", 404, path={"rule_id": "custom_rule_999"}, body={"enabled": False}))),
+    Operation("GET", "/reports", handlers.list_reports, "List generated reports, newest period first",
+              {200: (envelope("ReportListOut", list[ReportOut], paginated=True), "One page and the total")},
+              params=(ACCOUNT, *PAGE), examples=(Example("all", 200),)),
+    Operation("GET", "/usage", handlers.get_usage, "Get the assistant's question usage this month",
+              {200: (envelope("UsageDetailOut", UsageOut), "This calendar month's questions (UTC)")},
+              params=(ACCOUNT,), examples=(Example("month", 200),)),
+)
+
+SPEC = Spec(
+    slug="lens",
+    title="LENS API (seed 001)",
+    version="1.0.0",
+    description=(handlers.__doc__ or "").strip(),
+    error=ErrorOut,
+    schemes={"Bearer": {"type": "http", "scheme": "bearer"}},
+    default_security=("Bearer",),
+    operations=OPERATIONS,
+)
