@@ -106,8 +106,8 @@ async def answer(services: Services, project_id: str, intent: Intent) -> Answer:
     change = change_pct(now, before)
     verb = "were" if intent.metric in PLURAL else "was"
     text = f"Your {intent.label}{_where(intent)} {verb} {fmt(now, base.unit)} {p.label}"
-    if change is None:
-        text += f" ({fmt(before, base.unit)} {p.previous_label})."
+    if change is None:  # nothing before to compare with
+        text += f" ({'none' if before == 0 else fmt(before, base.unit)} {p.previous_label})."
     elif change == 0:
         text += f", unchanged from {p.previous_label}."
     else:

@@ -115,7 +115,7 @@ def _source(text: str) -> str | None:
     return m.group(1) if m else None
 
 
-def _segments(text: str, agents: dict[str, str], models: set[str]) -> tuple[tuple[str, str], ...]:
+def segments_in(text: str, agents: dict[str, str], models: set[str]) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for device in DEVICES:
         if re.search(rf"\b{device}\b", text):
@@ -154,7 +154,7 @@ def parse(
         raise Unanswerable(f"The question is longer than {MAX_QUESTION} characters")
     metric = _find_metric(text)
     period = parse_period(text, now)
-    segments = _segments(text, agents or {}, models or set()) or context_segments
+    segments = segments_in(text, agents or {}, models or set()) or context_segments
     breakdown = _breakdown(text)
     explicit = frozenset(k for k, v in (("metric", metric), ("period", period), ("segments", segments),
                                         ("breakdown", breakdown)) if v)
@@ -172,4 +172,4 @@ def parse(
     return Intent(metric, period or context_period or default_period(now), segments, breakdown, explicit)
 
 
-__all__ = ["BREAKDOWNS", "LABELS", "METRIC_WORDS", "Intent", "Unanswerable", "parse"]
+__all__ = ["BREAKDOWNS", "LABELS", "METRIC_WORDS", "Intent", "Unanswerable", "parse", "segments_in"]

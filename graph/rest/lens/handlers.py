@@ -6,7 +6,8 @@ Authorization: Bearer with an account key (`lga_...`), a project key (`lg_...`) 
 oldest project); without it, the key's own project (an account's oldest, the admin's default). GET /anomalies
 requires it, as the seed says. Lists take `limit` (default 50, at most 1000) and `offset` and answer a
 `pagination` block. Each route group has the seed's per-minute budget, with X-RateLimit-* headers on every
-answer. Not served yet: POST /chat (the assistant), the detector, webhooks and scheduled reports.
+answer. POST /chat answers from the project's data (resolvers/assistant). Not served yet: the detector,
+webhooks and scheduled reports.
 """
 
 from __future__ import annotations
@@ -21,8 +22,12 @@ from graph.rest.lens.wire import (
     acknowledged,
     anomaly_detail,
     anomaly_summary,
+    chat_json,
+    chat_usage_json,
     dismissed,
+    invalid_question,
     ok,
+    question_limit,
     report_json,
     rule_created,
     rule_detail,
@@ -32,6 +37,8 @@ from graph.rest.lens.wire import (
 from resolvers.anomalies import service
 from resolvers.anomalies.rules import parse
 from resolvers.anomalies.service import DismissIn, NoteIn
+from resolvers.assistant import service as assistant
+from resolvers.assistant.questions import Unanswerable
 from resolvers.core.errors import InputError, Problem
 from storage.contract import Page
 from storage.models import Project
@@ -78,6 +85,22 @@ def _bool(request: web.Request, name: str) -> bool | None:
     if raw not in ("true", "false"):
         raise InputError(Problem(name, "true or false"))
     return raw == "true"
+
+
+# -- the assistant --------------------------------------------------------------------------------------------
+
+
+async def chat(request: web.Request) -> web.Response:
+    body = await _body(request, required=True)
+    project = await _project(request, body.get("account_id"), required=True)
+    principal = request[PRINCIPAL]
+    try:
+        found = await assistant.ask(request.config_dict[SERVICES], project, service.actor(principal), body, now_ms())
+    except Unanswerable as exc:
+        return invalid_question(exc)
+    except assistant.QuestionLimitExceeded as exc:
+        return question_limit(exc.usage)
+    return ok(chat_json(found), usage=chat_usage_json(found.usage))
 
 
 # -- anomalies ------------------------------------------------------------------------------------------------

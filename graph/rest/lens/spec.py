@@ -12,6 +12,8 @@ from graph.rest.lens.wire import (
     AcknowledgedOut,
     AnomalyOut,
     AnomalySummaryOut,
+    ChatAnswerOut,
+    ChatUsageOut,
     DismissedOut,
     ErrorOut,
     ReportOut,
@@ -24,6 +26,7 @@ from graph.rest.lens.wire import (
 from graph.rest.openapi import Example, Operation, Param, Spec
 from resolvers.anomalies.rules import RuleIn, RulePatch
 from resolvers.anomalies.service import DismissIn, NoteIn
+from resolvers.assistant.service import ChatIn
 
 Limit = Annotated[int, Field(ge=1)]
 Offset = Annotated[int, Field(ge=0)]
@@ -41,6 +44,15 @@ GOOD_RULE = {"name": "High-Value Orders Drop", "metric": {"type": "count", "even
              "alert": {"severity": "high", "cooldown_hours": 8, "channels": ["email", "slack"]}}
 
 OPERATIONS = (
+    Operation("POST", "/chat", handlers.chat, "Send a question to the AI assistant: answered from the account's data",
+              {200: (envelope("ChatOut", ChatAnswerOut, usage=ChatUsageOut), "The answer and this month's usage")},
+              body=ChatIn, errors={400: "INVALID_QUESTION (with suggestions), or a malformed body",
+                                   429: "QUESTION_LIMIT_EXCEEDED, or RATE_LIMIT_EXCEEDED",
+                                   415: "The body is not application/json"},
+              examples=(Example("answered", 200, body={"account_id": "default",
+                                                       "question": "How many sessions last week?"}),
+                        Example("vague", 400, body={"account_id": "default", "question": "hello there"}),
+                        Example("no_account", 400, body={"question": "How many sessions last week?"}))),
     Operation("GET", "/anomalies", handlers.list_anomalies, "List detected anomalies, newest first",
               {200: (envelope("AnomalyListOut", list[AnomalySummaryOut], paginated=True), "One page and the total")},
               params=(Param("account_id", "query", ACCOUNT.description, required=True),

@@ -19,6 +19,8 @@ from typing_extensions import TypedDict
 from graph.rest.http import Handler, json_response
 from resolvers.anomalies.metrics import OPERATORS
 from resolvers.anomalies.service import RuleView, Usage
+from resolvers.assistant.questions import Unanswerable
+from resolvers.assistant.service import Chat
 from resolvers.core.errors import Problem
 from storage.models.anomalies import Anomaly, Report, RuleFilter
 
@@ -50,6 +52,11 @@ class ErrorBody(TypedDict):
     message: str
     retry_after: NotRequired[int]  # 429 and 503: seconds, as Retry-After
     details: NotRequired[list[DetailOut]]  # 400: each field that is wrong
+    suggestions: NotRequired[list[str]]  # INVALID_QUESTION: what to ask instead
+    limit: NotRequired[int]  # QUESTION_LIMIT_EXCEEDED: the month's questions, used and when they reset
+    used: NotRequired[int]
+    resets_at: NotRequired[str]
+    overage_available: NotRequired[bool]
 
 
 @with_config(CLOSED)
@@ -85,6 +92,59 @@ async def retry_after_header(request: web.Request, handler: Handler) -> web.Stre
 
 def ok(data: Any, status: int = 200, **extra: Any) -> web.Response:
     return json_response({"status": "ok", "data": data, **extra}, status)
+
+
+def failed(status: int, body: ErrorBody) -> web.Response:
+    """One of the seed's own error bodies (INVALID_QUESTION, QUESTION_LIMIT_EXCEEDED)."""
+    answer: ErrorOut = {"status": "error", "error": body}
+    return json_response(answer, status)
+
+
+# -- the assistant --------------------------------------------------------------------------------------------
+
+
+@with_config(CLOSED)
+class MetricReferencedOut(TypedDict):
+    name: str
+    value: float | None
+    change: float | None  # percent against the period before; None where that had nothing
+
+
+@with_config(CLOSED)
+class ChatAnswerOut(TypedDict):
+    answer: str
+    conversation_id: str
+    metrics_referenced: list[MetricReferencedOut]
+    confidence: float
+    follow_ups: list[str]
+
+
+@with_config(CLOSED)
+class ChatUsageOut(TypedDict):
+    questions_used: int
+    questions_limit: int
+    questions_remaining: int
+
+
+def chat_json(found: Chat) -> ChatAnswerOut:
+    return {"answer": found.answer.text, "conversation_id": found.conversation_id,
+            "metrics_referenced": [{"name": m["name"], "value": m["value"], "change": m["change"]}
+                                   for m in found.answer.metrics],
+            "confidence": found.answer.confidence, "follow_ups": found.answer.follow_ups}
+
+
+def chat_usage_json(u: Usage) -> ChatUsageOut:
+    return {"questions_used": u.used, "questions_limit": u.limit, "questions_remaining": u.remaining}
+
+
+def invalid_question(exc: Unanswerable) -> web.Response:
+    return failed(400, {"code": "INVALID_QUESTION", "message": exc.message, "suggestions": list(exc.suggestions)})
+
+
+def question_limit(u: Usage) -> web.Response:
+    return failed(429, {"code": "QUESTION_LIMIT_EXCEEDED", "message": "Monthly question limit reached",
+                        "limit": u.limit, "used": u.used, "resets_at": when(u.resets_at) or "",
+                        "overage_available": False})  # no paid overage on a self-hosted server
 
 
 # -- anomalies ------------------------------------------------------------------------------------------------
@@ -417,11 +477,14 @@ class PaginationOut(TypedDict):
     offset: int
 
 
-def envelope(name: str, data: Any, paginated: bool = False) -> Any:
-    """`{"status": "ok", "data": data}` (and the pagination block) as a closed TypedDict named for the route."""
+def envelope(name: str, data: Any, paginated: bool = False, usage: Any = None) -> Any:
+    """`{"status": "ok", "data": data}` (and the pagination or usage block) as a closed TypedDict named for the
+    route."""
     fields: dict[str, Any] = {"status": Literal["ok"], "data": data}
     if paginated:
         fields["pagination"] = PaginationOut
+    if usage is not None:
+        fields["usage"] = usage
     made: Any = TypedDict(name, fields)  # type: ignore[misc]
     setattr(made, "__pydantic_config__", CLOSED)  # noqa: B010  (a class mypy cannot see through)
     return made
