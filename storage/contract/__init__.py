@@ -25,7 +25,7 @@ from storage.contract.experiments import ExperimentStore
 from storage.contract.idempotency import IdempotencyStore
 from storage.contract.live import Change, ChangeFeed
 from storage.contract.projects import ProjectStore
-from storage.contract.revenue import Created, RecordQuery, RevenueStore, RevenueTotal
+from storage.contract.revenue import Created, RecordQuery, RevenueStore
 from storage.contract.traces import (
     BatchPlan,
     Claim,
@@ -94,7 +94,6 @@ __all__ = [
     "ProjectStore",
     "RecordQuery",
     "RevenueStore",
-    "RevenueTotal",
     "SchemaTooNew",
     "SessionKey",
     "SessionQuery",
