@@ -11,7 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from resolvers.core.services import Services
 from resolvers.revenue import attribution
-from storage.contract import EventQuery, Page, PageResult, RecordQuery, SessionQuery, Store
+from storage.contract import EventQuery, Page, PageResult, SessionQuery, Store
 from storage.models import Agent, Customer, Event, Goal, GoalType, Revenue, Session
 
 K = TypeVar("K", bound=Hashable)
@@ -91,11 +91,11 @@ class Loaders:
             _by_id(lambda ids: store.revenue.records_by_ids(GoalType, p, ids)), cache=cache)
         self.goal_completions: DataLoader[str, int] = DataLoader(self._completions(store, p), cache=cache)
         self.agent_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
-            self._totals(store, p, "agent_id"), cache=cache)
+            self._totals(p, "agent_id"), cache=cache)
         self.customer_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
-            self._totals(store, p, "customer_id"), cache=cache)
+            self._totals(p, "customer_id"), cache=cache)
         self.session_revenue: DataLoader[str, list[attribution.Total]] = DataLoader(
-            self._totals(store, p, "session_id"), cache=cache)
+            self._totals(p, "session_id"), cache=cache)
         # A customer's revenues, one page: keys (customer_id, first, offset), one call per page shape.
         self.customer_revenues: DataLoader[tuple[str, int, int], PageResult[Revenue]] = DataLoader(
             self._per_group(store, p, Revenue, "customer_id"), cache=cache)
@@ -104,7 +104,7 @@ class Loaders:
             self._earnings(p), cache=cache)
 
     def bind(self, services: Services) -> Loaders:
-        """The services the loaders that run the analytics engine need (an agent's cost)."""
+        """The services the loaders that run the analytics engine need (revenue totals, an agent's cost)."""
         self._services = services
         return self
 
@@ -131,13 +131,10 @@ class Loaders:
 
         return load
 
-    @staticmethod
-    def _totals(store: Store, project_id: str, field: str) -> Callable[[list[str]], Any]:
+    def _totals(self, project_id: str, field: str) -> Callable[[list[str]], Any]:
         async def load(ids: list[str]) -> list[list[attribution.Total]]:
-            rows = await store.revenue.revenue_totals(project_id, field, RecordQuery({field: tuple(ids)}))
-            found: dict[str, list[attribution.Total]] = defaultdict(list)
-            for r in rows:
-                found[str(r.key)].append(attribution.Total(str(r.key), r.currency, r.count, r.amount_nanos))
+            assert self._services is not None, "Loaders.bind(services) first"
+            found = await attribution.revenue_of(self._services, project_id, field, ids)
             return [found.get(i, []) for i in ids]
 
         return load

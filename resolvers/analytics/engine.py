@@ -10,7 +10,8 @@ semantics are the same everywhere:
 - at most 3 group-bys, 10 metrics, 20 filters.
 
 The store compiles the query (storage/models/analytics.py says what each part
-means); the engine rounds floats to 9 decimal places so both stores agree.
+means); the engine rounds floats to 9 decimal places so both stores agree. Sums of
+money (revenues' amount_nanos) come back as exact ints and are never rounded.
 Funnels (funnels.py) and retention (retention.py) are built on it.
 """
 
@@ -25,6 +26,8 @@ from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
 from storage.models.analytics import (
     FIELDS,
+    HAS_USERS,
+    PROPERTIES,
     AnalyticsQuery,
     Filter,
     Ref,
@@ -49,6 +52,8 @@ def check_range(start: datetime, end: datetime, where: str = "since") -> None:
 def check_ref(ref: Ref, source: str, where: str) -> None:
     if ref.kind == "field" and ref.name not in FIELDS[source]:
         raise InputError(Problem(where, f"unknown field {ref.name!r}; fields: {', '.join(FIELDS[source])}"))
+    if ref.kind == "property" and source not in PROPERTIES:
+        raise InputError(Problem(where, f"{source} have no properties; fields: {', '.join(FIELDS[source])}"))
     if ref.kind == "property" and not (0 < len(ref.name) <= 128):
         raise InputError(Problem(where, "a property name has 1 to 128 characters"))
 
@@ -99,6 +104,8 @@ def validate(query: AnalyticsQuery) -> None:
     if not query.metrics or len(query.metrics) > MAX_METRICS:
         raise InputError(Problem("metrics", f"1 to {MAX_METRICS} metrics"))
     for i, m in enumerate(query.metrics):
+        if m.kind == "unique_users" and query.source not in HAS_USERS:
+            raise InputError(Problem(f"metrics[{i}]", f"{query.source} have no user_id"))
         if m.kind in NUMERIC_METRICS:
             if m.ref is None:
                 raise InputError(Problem(f"metrics[{i}]", f"{m.kind} needs a numeric field or property"))

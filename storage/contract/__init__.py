@@ -26,7 +26,7 @@ from storage.contract.experiments import ExperimentStore
 from storage.contract.idempotency import IdempotencyStore
 from storage.contract.live import Change, ChangeFeed
 from storage.contract.projects import ProjectStore
-from storage.contract.revenue import Created, RecordQuery, RevenueStore, RevenueTotal
+from storage.contract.revenue import Created, RecordQuery, RevenueStore
 from storage.contract.traces import (
     BatchPlan,
     Claim,
@@ -99,7 +99,6 @@ __all__ = [
     "ProjectStore",
     "RecordQuery",
     "RevenueStore",
-    "RevenueTotal",
     "RuleTriggers",
     "SchemaTooNew",
     "SessionKey",

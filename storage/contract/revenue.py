@@ -41,16 +41,6 @@ class RecordQuery:
         return tuple(sorted(self.where.items())), self.since, self.until
 
 
-@dataclass(frozen=True, slots=True)
-class RevenueTotal:
-    """One group of revenue: its key (None for records without one), currency, count and exact sum."""
-
-    key: str | int | None
-    currency: str
-    count: int
-    amount_nanos: int
-
-
 class RevenueStore(Protocol):
     async def create_record(self, record: R, claim: Claim[R] | None = None) -> Created[R]:
         """Stores the record. With a claim whose key already holds a live record, stores nothing and
@@ -77,9 +67,9 @@ class RevenueStore(Protocol):
 
     async def delete_record(self, kind: type[R], project_id: str, record_id: str) -> bool: ...
 
-    async def revenue_totals(self, project_id: str, group_by: str, query: RecordQuery) -> list[RevenueTotal]:
-        """Revenue grouped by one of REVENUE_GROUPS and by currency, summed exactly (integers), ordered by
-        key then currency (None first)."""
+    async def revenue_span(self, project_id: str) -> tuple[datetime, datetime] | None:
+        """The earliest and the latest recorded_at of the project's revenues (None without any): where an
+        all-time report starts and ends (totals come from the analytics engine, source "revenues")."""
         ...
 
     async def outcome_counts(self, project_id: str, goal_ids: Sequence[str]) -> dict[str, int]:

@@ -7,8 +7,9 @@ query carries its project_id: no backend reads across projects.
 
 Semantics both backends keep:
 - Time ranges are half-open, [start, end), on the row's time (events: timestamp;
-  sessions: started_at), in UTC.
-- A property is a top-level key of the event's payload (or a session's metadata).
+  sessions: started_at; revenues: recorded_at), in UTC.
+- A property is a top-level key of the event's payload (or a session's metadata); revenues
+  have no properties, and unique_users does not apply to them (they name no user).
   A missing property is None; group keys keep JSON types (1, "1" and true are three keys).
 - Buckets are UTC. hour/day/week/month keys are the bucket's start in epoch
   milliseconds (weeks start on Monday); hour_of_day is 0-23; day_of_week is 0-6
@@ -47,7 +48,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-Source = Literal["events", "sessions"]
+Source = Literal["events", "sessions", "revenues"]
 Op = Literal["eq", "neq", "in", "contains", "gt", "gte", "lt", "lte", "exists"]
 Bucket = Literal["hour", "day", "week", "month", "hour_of_day", "day_of_week"]
 MetricKind = Literal[
@@ -66,17 +67,25 @@ SESSION_NUMBER_FIELDS = (
     "event_count", "error_count", "tool_call_count", "llm_call_count", "tokens_in", "tokens_out", "cost_nanos",
     "processing_ms", "started_at", "ended_at", "last_event_at", "duration_ms",
 )
+REVENUE_TEXT_FIELDS = (
+    "id", "agent_id", "customer_id", "goal_id", "event_id", "session_id", "source", "currency", "description",
+)
+REVENUE_NUMBER_FIELDS = ("amount_nanos", "recorded_at", "created_at")
 FIELDS: dict[str, tuple[str, ...]] = {
     "events": EVENT_TEXT_FIELDS + EVENT_NUMBER_FIELDS,
     "sessions": SESSION_TEXT_FIELDS + SESSION_NUMBER_FIELDS,
+    "revenues": REVENUE_TEXT_FIELDS + REVENUE_NUMBER_FIELDS,
 }
 # Times read as epoch milliseconds in filters, groups and metrics; duration_ms on a session is
 # (ended_at, else last_event_at) - started_at: a tracked visit never ends explicitly, so its length
 # is up to its last event, as the seed-003 system measures it.
-TIME_FIELDS = ("timestamp", "started_at", "ended_at", "last_event_at")
+TIME_FIELDS = ("timestamp", "started_at", "ended_at", "last_event_at", "recorded_at", "created_at")
 # Bucket widths in epoch milliseconds, and where each source keeps its properties: both compilers use them.
 HOUR_MS, DAY_MS, WEEK_MS = 3_600_000, 86_400_000, 604_800_000
-PROPERTIES = {"events": "payload", "sessions": "metadata"}
+PROPERTIES = {"events": "payload", "sessions": "metadata"}  # revenues have none
+# Integer fields whose sums must stay exact past 64 bits (money, in nanos), and the sources with a user_id.
+EXACT_SUMS = {"revenues": frozenset({"amount_nanos"})}
+HAS_USERS = ("events", "sessions")
 
 
 @dataclass(frozen=True)
@@ -209,7 +218,10 @@ FLOAT_DIGITS = 10
 # Nearest rank: the ceil(p * n)-th smallest value, p * n taken less this much first, so that p = 0.3 over
 # 10 values is the 3rd (0.3 * 10 is 3.0000000000000004 in floating point), not the 4th.
 RANK_EPSILON = 1e-9
-NUMBER_FIELDS = {"events": frozenset(EVENT_NUMBER_FIELDS), "sessions": frozenset(SESSION_NUMBER_FIELDS)}
+NUMBER_FIELDS = {
+    "events": frozenset(EVENT_NUMBER_FIELDS), "sessions": frozenset(SESSION_NUMBER_FIELDS),
+    "revenues": frozenset(REVENUE_NUMBER_FIELDS),
+}
 STEP_ACTORS = ("user_id", "anonymous_id", "session_id")
 
 
@@ -230,12 +242,18 @@ def is_number_ref(source: Source, ref: Ref) -> bool:
     return ref.kind == "field" and ref.name in NUMBER_FIELDS[source]
 
 
+def is_exact_sum(source: Source, ref: Ref) -> bool:
+    return ref.kind == "field" and ref.name in EXACT_SUMS.get(source, ())
+
+
 def check_ref(source: Source, ref: Ref) -> None:
     if ref.kind == "field":
         if ref.name not in FIELDS[source]:
             raise ValueError(f"unknown {source} field {ref.name!r}")
     elif ref.kind != "property" or not isinstance(ref.name, str):
         raise ValueError(f"bad reference {ref!r}")
+    elif source not in PROPERTIES:
+        raise ValueError(f"{source} have no properties")
 
 
 def check_filter(source: Source, f: Filter) -> None:
@@ -278,6 +296,8 @@ def check_query(query: AnalyticsQuery) -> None:
         elif m.kind == "rate":
             for f in m.where:
                 check_filter(query.source, f)
+        elif m.kind == "unique_users" and query.source not in HAS_USERS:
+            raise ValueError(f"{query.source} have no user_id")
         elif m.kind not in ("count", "unique_users", "unique_sessions"):
             raise ValueError(f"unknown metric {m.kind!r}")
         if m.kind == "percentile" and not (m.p is not None and 0 < m.p <= 1):

@@ -82,6 +82,4 @@ KINDS: dict[type[RevenueRecord], tuple[str, ...]] = {
     Outcome: ("agent_id", "goal_id", "customer_id", "session_id", "event_id"),
     Revenue: ("agent_id", "goal_id", "customer_id", "session_id", "event_id", "source", "currency"),
 }
-# What revenue totals may be grouped by; "day" is the UTC day of recorded_at (epoch days).
-REVENUE_GROUPS = ("agent_id", "goal_id", "customer_id", "session_id", "source", "currency", "day")
 DAY_MS = 86_400_000

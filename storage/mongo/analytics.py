@@ -6,7 +6,7 @@ serve); the query's filters follow as one $expr, so that type rules are the mode
 (1 == 1.0, but 1 != true and 1 != "1") rather than the query language's.
 
 Only long-standing operators are used ($group, $push, $addToSet, $filter, $arrayElemAt,
-$dateFromParts, $hour, $dayOfWeek, $mod, $ceil), but for $getField (MongoDB 5.0), and that
+$dateFromParts, $hour, $dayOfWeek, $mod, $ceil, $toDecimal for sums of money), but for $getField (MongoDB 5.0), and that
 only for a property key a field path cannot spell (one with a dot or a leading $).
 A percentile sorts the group's numbers by a $sort before $group (for the first number
 read) or by $unwind, $sort and $group again (for any other), then takes the nearest rank.
@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
+
+from bson.decimal128 import Decimal128
 
 from storage.models.analytics import (
     DAY_MS,
@@ -37,14 +39,17 @@ from storage.models.analytics import (
     check_query,
     check_steps,
     first_step_groups,
+    is_exact_sum,
     is_number_ref,
     rounded,
 )
 from storage.mongo.client import Mongo
 from storage.mongo.faults import translated
+from storage.mongo.layout import EVENTS, REVENUES, SESSIONS
 from storage.timeutil import EPOCH, from_ms, to_ms
 
-TIME = {"events": "timestamp", "sessions": "started_at"}
+TIME = {"events": "timestamp", "sessions": "started_at", "revenues": "recorded_at"}
+COLLECTIONS = {"events": EVENTS, "sessions": SESSIONS, "revenues": REVENUES}
 NUMBER_TYPES = ["int", "long", "double", "decimal"]
 NEVER = {"$eq": [1, 0]}
 
@@ -229,7 +234,7 @@ def _metric(
     if m.kind == "count":
         return "$_n"
     if m.kind in ("unique_users", "unique_sessions"):
-        name = "user_id" if m.kind == "unique_users" else ("session_id" if c.source == "events" else "id")
+        name = "user_id" if m.kind == "unique_users" else ("id" if c.source == "sessions" else "session_id")
         project[f"v{j}"] = {"$ifNull": [f"${name}", None]}
         accumulate[f"a{j}"] = {"$addToSet": f"$v{j}"}
         return {"$size": {"$filter": {"input": f"$a{j}", "cond": {"$ne": ["$$this", None]}}}}
@@ -239,6 +244,10 @@ def _metric(
         return {"$cond": [{"$eq": ["$_n", 0]}, None, {"$divide": [f"$a{j}", "$_n"]}]}
     assert m.ref is not None
     project[f"v{j}"] = c.number(m.ref)
+    if m.kind in ("sum", "avg") and is_exact_sum(c.source, m.ref):
+        # $sum of 64-bit integers turns into a double past 2**63 (and SecantusDB's $avg fails): add Decimal128s,
+        # made an int (a sum) or a float (an average, as SQLite's AVG) when read (_exact)
+        project[f"v{j}"] = {"$toDecimal": c.number(m.ref)}
     if m.kind == "sum":
         accumulate[f"a{j}"] = {"$sum": f"$v{j}"}
         accumulate[f"c{j}"] = {"$sum": {"$cond": [{"$eq": [f"$v{j}", None]}, 0, 1]}}
@@ -303,7 +312,7 @@ class MongoAnalytics:
 
     async def aggregate(self, query: AnalyticsQuery) -> list[Row]:
         pipeline = compile_aggregate(query)
-        collection = self.mongo.events if query.source == "events" else self.mongo.sessions
+        collection = self.mongo.db[COLLECTIONS[query.source]]
         docs = await (await collection.aggregate(pipeline, allowDiskUse=True)).to_list(None)
         if not query.group_by and not docs:  # a total over no rows is still one row
             docs = [{"_id": None, **{f"m{j}": _empty(m) for j, m in enumerate(query.metrics)}}]
@@ -313,7 +322,7 @@ class MongoAnalytics:
             keys = tuple(ids.get(f"k{i}") for i in range(len(query.group_by)))
             keys = tuple(int(k) if g.bucket is not None and k is not None else k for g, k in zip(
                 query.group_by, keys, strict=True))
-            values = tuple(rounded(doc.get(f"m{j}")) for j in range(len(query.metrics)))
+            values = tuple(rounded(_exact(m, doc.get(f"m{j}"))) for j, m in enumerate(query.metrics))
             out.append(Row(keys=keys, values=values))
         return out
 
@@ -330,6 +339,14 @@ class MongoAnalytics:
         if len(query.steps) != 2 or query.breakdown is None:
             raise ValueError("first_step_conversions takes two steps and a breakdown")
         return first_step_groups(await self.steps(replace(query, limit=UNLIMITED)))
+
+
+def _exact(m: Metric, value: Any) -> Any:
+    """An exact sum's Decimal128 as the integer it is (amounts are integer nanos, so is their sum); an average
+    of them as a float."""
+    if not isinstance(value, Decimal128):
+        return value
+    return int(value.to_decimal()) if m.kind == "sum" else float(value.to_decimal())
 
 
 def _empty(m: Metric) -> Any:

@@ -4,28 +4,26 @@ A create with a claim records the key in the record's transaction on a replica s
 server has no transactions: the claim is read first and recorded after the insert, and a retry
 after a crash in between finds the record already inserted (the id of a keyed create is derived
 from the key by the caller) and records the answer then, so it is still created once.
-Revenue totals add amounts as Decimal128 ($toDecimal): MongoDB's $sum of 64-bit integers turns
-into a double past 2**63, and money never goes through a float.
+Revenue totals come from the analytics engine (storage/mongo/analytics.py sums amounts exactly).
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, TypeVar
 
 import pymongo
-from bson.decimal128 import Decimal128
-from pymongo import DESCENDING
+from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
-from storage.contract import Claim, Conflict, Created, Page, PageResult, RecordQuery, RevenueTotal
+from storage.contract import Claim, Conflict, Created, Page, PageResult, RecordQuery
 from storage.models import IdempotentResponse
 from storage.models.revenue import (
     DAY_MS,
     KINDS,
-    REVENUE_GROUPS,
     Customer,
     Goal,
     GoalType,
@@ -69,10 +67,6 @@ def _filter(kind: type[RevenueRecord], project_id: str, query: RecordQuery) -> d
             recorded["$lt"] = query.until
         match["recorded_at"] = recorded
     return match
-
-
-def _int(value: Any) -> int:
-    return int(value.to_decimal()) if isinstance(value, Decimal128) else int(value)
 
 
 @translated
@@ -170,18 +164,15 @@ class MongoRevenue:
         result = await self._of(kind).delete_one({"_id": doc_id(project_id, record_id)})
         return result.deleted_count > 0
 
-    async def revenue_totals(self, project_id: str, group_by: str, query: RecordQuery) -> list[RevenueTotal]:
-        if group_by not in REVENUE_GROUPS:
-            raise ValueError(f"revenue cannot be grouped by {group_by!r}")
-        pipeline = [
-            {"$match": _filter(Revenue, project_id, query)},
-            {"$group": {"_id": {"k": f"${group_by}", "c": "$currency"}, "n": {"$sum": 1},
-                        "amount": {"$sum": {"$toDecimal": "$amount_nanos"}}}},
-            {"$sort": {"_id.k": 1, "_id.c": 1}},
-        ]
-        cursor = await self.m.db[REVENUES].aggregate(pipeline)
-        rows = await cursor.to_list(None)
-        return [RevenueTotal(r["_id"].get("k"), r["_id"]["c"], r["n"], _int(r["amount"])) for r in rows]
+    async def revenue_span(self, project_id: str) -> tuple[datetime, datetime] | None:
+        ends = []
+        for direction in (ASCENDING, DESCENDING):  # each one step along revenues_by_time
+            doc = await self.m.db[REVENUES].find_one(
+                {"project_id": project_id}, {"_id": 0, "recorded_at": 1}, sort=[("recorded_at", direction)])
+            if doc is None:
+                return None
+            ends.append(doc["recorded_at"])
+        return ends[0], ends[1]
 
     async def outcome_counts(self, project_id: str, goal_ids: Sequence[str]) -> dict[str, int]:
         pipeline = [

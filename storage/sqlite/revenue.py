@@ -7,7 +7,6 @@ record's own transaction (as commit_batch does), so it is applied once across pr
 from __future__ import annotations
 
 import sqlite3
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,11 +14,10 @@ from typing import Any, TypeVar, cast
 
 import orjson
 
-from storage.contract import Claim, Conflict, Created, Page, PageResult, RecordQuery, RevenueTotal
+from storage.contract import Claim, Conflict, Created, Page, PageResult, RecordQuery
 from storage.models.revenue import (
     DAY_MS,
     KINDS,
-    REVENUE_GROUPS,
     Customer,
     Goal,
     GoalType,
@@ -207,33 +205,12 @@ class SQLiteRevenue:
             [(f"DELETE FROM {TABLES[kind].name} WHERE project_id = ? AND id = ?", (project_id, record_id))])
         return changed > 0
 
-    async def revenue_totals(self, project_id: str, group_by: str, query: RecordQuery) -> list[RevenueTotal]:
-        if group_by not in REVENUE_GROUPS:
-            raise ValueError(f"revenue cannot be grouped by {group_by!r}")
-        where, args = _where(Revenue, project_id, query)
-        groups = group_by if group_by == "currency" else f"{group_by}, currency"
-        try:
-            rows = await self.db.fetch(
-                f"SELECT {group_by}, currency, COUNT(*), SUM(amount_nanos) FROM revenues WHERE {where}"
-                f" GROUP BY {groups} ORDER BY {groups}", args)
-        except sqlite3.OperationalError as exc:
-            if "integer overflow" not in str(exc):
-                raise
-            # A group past 2**63 nanos (9.2 billion units): SQLite's SUM refuses rather than round, so add
-            # the amounts in Python's unbounded integers.
-            return await self._totals_in_python(group_by, where, args)
-        return [RevenueTotal(r[0], r[1], r[2], r[3]) for r in rows]
-
-    async def _totals_in_python(self, group_by: str, where: str, args: list[Any]) -> list[RevenueTotal]:
-        rows = await self.db.fetch(f"SELECT {group_by}, currency, amount_nanos FROM revenues WHERE {where}", args)
-        sums: dict[tuple[Any, str], list[int]] = defaultdict(lambda: [0, 0])
-        for key, currency, amount in rows:
-            acc = sums[(key, currency)]
-            acc[0] += 1
-            acc[1] += amount
-        # SQL's order: None first, then by key (one group's keys are all strings, or all days), then currency.
-        ordered = sorted(sums.items(), key=lambda kv: (kv[0][0] is not None, kv[0][0] or "", kv[0][1]))
-        return [RevenueTotal(k, c, n, total) for (k, c), (n, total) in ordered]
+    async def revenue_span(self, project_id: str) -> tuple[datetime, datetime] | None:
+        # Two subqueries: each of MIN and MAX alone is one seek in revenues_by_time; together they would scan it.
+        ((first, last),) = await self.db.fetch(
+            "SELECT (SELECT MIN(recorded_at) FROM revenues WHERE project_id = :p),"
+            " (SELECT MAX(recorded_at) FROM revenues WHERE project_id = :p)", {"p": project_id})
+        return None if first is None else (from_ms(first), from_ms(last))
 
     async def outcome_counts(self, project_id: str, goal_ids: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}

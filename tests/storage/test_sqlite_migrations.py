@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 
 from resolvers.traces.chain import event_hash, verify
-from storage.contract import EventQuery, Page, RecordQuery, RevenueTotal, SchemaTooNew, SessionQuery
+from storage.contract import EventQuery, Page, RecordQuery, SchemaTooNew, SessionQuery
 from storage.models import Event, Experiment, Revenue, Variant
+from storage.models.analytics import AnalyticsQuery, GroupBy, Metric, Ref, Row
 from storage.sqlite.migrations import MIGRATIONS, SCHEMA_VERSION, V1, _statements
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import to_ms
@@ -147,8 +148,10 @@ async def test_a_version_5_database_gains_revenue_and_keeps_its_projects(tmp_pat
                        recorded_at=T0, created_at=T0, updated_at=T0)
         await store.revenue.create_record(made)
         assert await store.revenue.records_by_ids(Revenue, "old", ["r1"]) == [made]
-        assert await store.revenue.revenue_totals("old", "agent_id", RecordQuery()) == [
-            RevenueTotal("a", "USD", 1, 12_340_000_000)]
+        assert await store.revenue.revenue_span("old") == (T0, T0)
+        by_agent = AnalyticsQuery("old", T0, T0 + timedelta(days=1), source="revenues",
+                                  group_by=(GroupBy(Ref("agent_id")),), metrics=(Metric("sum", Ref("amount_nanos")),))
+        assert await store.analytics.aggregate(by_agent) == [Row(("a",), (12_340_000_000,))]
     finally:
         await store.close()
     db = sqlite3.connect(path)
