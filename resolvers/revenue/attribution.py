@@ -9,8 +9,8 @@ together: every total carries its currency, and net and ROI compare USD revenue 
 An agent's cost is the cost of its traces (sessions) started in the range, through the analytics engine;
 a session's is its own cost_nanos. Each function costs a constant number of store calls however many
 agents or sessions it is asked about (the GraphQL DataLoaders rely on it): one engine query per 100 ids
-(its "in" limit), per range of engine.MAX_RANGE (an all-time report first asks the store which days its
-revenue spans) and per engine.MAX_ROWS groups.
+(its "in" limit) and per range of engine.MAX_RANGE (an all-time report first asks the store which days its
+revenue spans); every group in one query (engine.aggregate_all).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,7 +27,7 @@ from resolvers.analytics import engine
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
 from storage.contract import RecordQuery
-from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, Ref, Row
+from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, Ref
 from storage.models.revenue import Goal
 from storage.timeutil import EPOCH, now_ms
 
@@ -88,30 +88,6 @@ def _order(keys: tuple[Any, ...]) -> tuple[Any, ...]:
     return tuple(x for k in keys for x in (k is not None, k if k is not None else ""))
 
 
-def _after(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
-    return _order(a) > _order(b)
-
-
-def _resume(group: GroupBy, key: Any) -> Filter:
-    """The rows whose group key is key or later: a bucket's key is its start, so its rows are recorded since."""
-    if group.ref is None:
-        return Filter(Ref("recorded_at"), "gte", key)
-    return Filter(group.ref, "exists", True) if key is None else Filter(group.ref, "gte", key)
-
-
-async def _all_rows(services: Services, query: AnalyticsQuery) -> list[Row]:
-    """Every group of the query, engine.MAX_ROWS at a time (revenue by customer has more): a full page is
-    followed by one starting at its last key, inclusive as that key's other currencies may come next."""
-    found = await engine.aggregate(services, query)
-    rows = list(found)
-    while len(found) == query.limit:
-        last = rows[-1].keys
-        found = await engine.aggregate(services, replace(query, filters=(
-            *query.filters, _resume(query.group_by[0], last[0]))))
-        rows.extend(r for r in found if _after(r.keys, last))
-    return rows
-
-
 def _filters(where: Mapping[str, str | tuple[str, ...] | None]) -> list[tuple[Filter, ...]]:
     """A RecordQuery's equalities as engine filters: one set per IN_LIMIT values of each list (none for an
     empty list, which matches nothing)."""
@@ -156,9 +132,8 @@ async def _sums(
     sums: dict[tuple[Key, str], list[int]] = defaultdict(lambda: [0, 0])
     for start, end in await _windows(services, project_id, query.since, query.until):
         for filters in _filters(query.where):
-            found = await _all_rows(services, AnalyticsQuery(
-                project_id, start, end, source="revenues", filters=filters, group_by=groups, metrics=AMOUNT,
-                limit=engine.MAX_ROWS))
+            found = await engine.aggregate_all(services, AnalyticsQuery(
+                project_id, start, end, source="revenues", filters=filters, group_by=groups, metrics=AMOUNT))
             for r in found:
                 acc = sums[(r.keys[0], r.keys[-1])]
                 acc[0] += r.values[0]

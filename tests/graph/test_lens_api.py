@@ -390,8 +390,8 @@ async def test_rate_limits_per_route_with_headers_on_every_answer(make_api) -> N
         assert resp.headers["X-RateLimit-Limit"] == limit, path
         assert resp.status in (200, 404, 405), path
     resp = await api.client.post("/api/lens/chat", json={"account_id": P, "question": "why?"})
-    assert resp.status == 404 and resp.headers["X-RateLimit-Remaining"] == "8"  # not served yet; its budget is
-    assert_error(await resp.json(), "NOT_FOUND")
+    assert resp.status == 400 and resp.headers["X-RateLimit-Remaining"] == "8"  # the GET above spent one
+    assert_error(await resp.json(), "INVALID_QUESTION")
 
 
 async def test_the_lens_prefix_is_routed_ahead_of_the_api_family(api: Api) -> None:
