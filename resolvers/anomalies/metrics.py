@@ -18,8 +18,10 @@ from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
 from resolvers.traces.event_types import EVENT_TYPES
 from storage.models.analytics import (
+    AGENT,
     FIELDS,
     NUMBER_FIELDS,
+    TRACKED,
     AnalyticsQuery,
     Filter,
     GroupBy,
@@ -37,8 +39,6 @@ OPERATORS = {
 }
 AGGREGATIONS = ("count", "unique_users", "unique_sessions", "sum", "avg", "min", "max", "percentile", "rate")
 NUMERIC = ("sum", "avg", "min", "max", "percentile")
-TRACKED = Filter(Ref("kind"), "eq", "tracker")
-AGENT = Filter(Ref("kind"), "eq", "agent")
 CONVERSION = "conversion"  # the product event a conversion rate counts, unless a rule names another
 # Product events every project may name before its first one arrives (the system rules use them).
 PRODUCT_EVENTS = ("pageview", CONVERSION)

@@ -16,10 +16,8 @@ from datetime import datetime
 from resolvers.analytics import engine
 from resolvers.assistant.questions import AGENT_METRICS, Unanswerable
 from resolvers.core.services import Services
-from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, OrderBy, Ref
+from storage.models.analytics import AGENT, TRACKED, AnalyticsQuery, Filter, GroupBy, Metric, OrderBy, Ref
 
-TRACKED = Filter(Ref("kind"), "eq", "tracker")
-AGENT = Filter(Ref("kind"), "eq", "agent")
 # What a product "conversion" is: the event the anomaly rules' conversion rate counts, and a signup or purchase.
 CONVERSION_EVENTS = ("conversion", "signup", "purchase")
 PAGE_EVENTS = ("page_view", "pageview")

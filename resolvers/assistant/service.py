@@ -27,7 +27,7 @@ from resolvers.assistant.questions import LABELS, MAX_QUESTION, Intent, Unanswer
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
 from storage.models import Project
-from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Ref
+from storage.models.analytics import AGENT, AnalyticsQuery, GroupBy, Ref
 
 CONVERSATION = "conv_"
 MAX_CONVERSATION = 4096
@@ -107,10 +107,10 @@ async def _names(services: Services, project_id: str, now: datetime) -> tuple[di
     """The agents (by id and name, lower-cased) and models a question may name."""
     start = now - timedelta(days=VOCABULARY_DAYS)
     agents = await engine.aggregate(services, AnalyticsQuery(
-        project_id, start, now + timedelta(days=1), "sessions", (Filter(Ref("kind"), "eq", "agent"),),
+        project_id, start, now + timedelta(days=1), "sessions", (AGENT,),
         (GroupBy(Ref("agent_id")), GroupBy(Ref("agent_name"))), limit=MAX_NAMES))
     models = await engine.aggregate(services, AnalyticsQuery(
-        project_id, start, now + timedelta(days=1), "events", (Filter(Ref("kind"), "eq", "agent"),),
+        project_id, start, now + timedelta(days=1), "events", (AGENT,),
         (GroupBy(Ref("model")),), limit=MAX_NAMES))
     named: dict[str, str] = {}
     for r in agents:

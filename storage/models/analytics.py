@@ -326,3 +326,4 @@ def check_steps(query: StepQuery) -> None:
 
 # Product events, as every product report filters them (agent steps have kind "agent").
 TRACKED = Filter(Ref("kind"), "eq", "tracker")
+AGENT = Filter(Ref("kind"), "eq", "agent")
