@@ -39,6 +39,7 @@ from graph.schema.ide import add_ide_routes
 from graph.schema.view import WEBSOCKETS, LensGraphView
 from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
+from resolvers.jobs.anomalies import detector_loop
 from resolvers.jobs.retention import retention_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
@@ -162,13 +163,18 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             retention_loop(services, settings.retention_days, settings.retention_interval_seconds),
             name="lensgraph-retention",
         )
+        jobs = [retention]
+        if settings.anomaly_detection:
+            jobs.append(asyncio.create_task(detector_loop(services, settings.anomaly_interval_seconds),
+                                            name="lensgraph-anomalies"))
         retrying = None
         try:
             retrying = await _default_project(services)
             yield
         finally:
-            retention.cancel()
-            await asyncio.gather(retention, return_exceptions=True)
+            for job in jobs:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
             if retrying is not None:
                 retrying.cancel()
             await services.bus.close()

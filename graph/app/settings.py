@@ -69,6 +69,10 @@ class Settings(BaseModel):
         default=None, ge=1, le=36_500, description="days sessions are kept after their last event (none: forever)"
     )
     retention_interval_seconds: float = Field(default=3600.0, ge=1, description="how often retention runs")
+    anomaly_detection: bool = Field(default=True, description="run the anomaly detector (one process per database)")
+    anomaly_interval_seconds: float = Field(
+        default=300.0, ge=1, description="how often the anomaly detector evaluates every enabled rule"
+    )
     metrics_token: str | None = Field(
         default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
     )

@@ -96,7 +96,7 @@ class RuleView:
     trigger_count_30d: int
 
 
-async def _effective_rules(services: Services, project: Project) -> list[AnomalyRule]:
+async def effective_rules(services: Services, project: Project) -> list[AnomalyRule]:
     """System rules (the project's changed copy where it has one), then custom rules, oldest first."""
     stored = {r.id: r for r in await services.store.anomalies.list_rules(project.id)}
     system = [stored.pop(r.id, r) for r in system_rules(project.id, project.created_at)]
@@ -115,7 +115,7 @@ async def _views(services: Services, project_id: str, rules: list[AnomalyRule]) 
 
 async def list_rules(services: Services, project: Project, category: str | None = None,
                      enabled: bool | None = None) -> list[RuleView]:
-    rules = [r for r in await _effective_rules(services, project)
+    rules = [r for r in await effective_rules(services, project)
              if (category is None or r.category == category) and (enabled is None or r.enabled == enabled)]
     return await _views(services, project.id, rules)
 
