@@ -28,13 +28,13 @@ from datetime import UTC, datetime, timedelta
 from resolvers.analytics import engine
 from resolvers.anomalies import metrics
 from resolvers.anomalies.ids import anomaly_id
-from resolvers.anomalies.metrics import AGENT, TRACKED, Plan
+from resolvers.anomalies.metrics import Plan
 from resolvers.anomalies.service import effective_rules
 from resolvers.core.errors import InputError
 from resolvers.core.services import Services
 from storage.contract import AnomalyQuery, Page
 from storage.models import Project
-from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, Ref
+from storage.models.analytics import AGENT, TRACKED, AnalyticsQuery, Filter, GroupBy, Metric, Ref
 from storage.models.anomalies import (
     Anomaly,
     AnomalyMetric,
