@@ -53,7 +53,6 @@ SERIES_POINTS = 7  # windows in an anomaly's time series, the current one last
 TOP_SEGMENTS = 5  # segment values kept per dimension, the biggest movers
 SEGMENT_ROWS = 200  # segment values read per dimension and window
 SEGMENT_MIN_VOLUME = 10  # a segment value with fewer rows than this (in both windows) is not named
-PROJECTS_PAGE = 200
 OPEN = (AnomalyStatus.OPEN.value, AnomalyStatus.ACKNOWLEDGED.value)
 PRODUCT_DIMENSIONS = ("device", "referrer_domain", "country")
 AGENT_DIMENSIONS = ("agent_id", "model")
@@ -415,24 +414,8 @@ async def detect_project(services: Services, project: Project, now: datetime | N
             await build_anomaly(services, project.id, ev, now))
         if new:
             outcome.detected.append(anomaly)
+            services.bus.anomaly_detected(anomaly)  # this process's subscribers now; the others poll
     return outcome
 
 
-async def detect(services: Services, now: datetime | None = None) -> Outcome:
-    """One pass over every project's enabled rules."""
-    now = now or now_ms()
-    total = Outcome()
-    offset = 0
-    while True:
-        page = await services.store.projects.find_projects(Page(limit=PROJECTS_PAGE, offset=offset))
-        for project in page.items:
-            one = await detect_project(services, project, now)
-            total.detected += one.detected
-            total.resolved += one.resolved
-            total.skipped += one.skipped
-        if not page.has_more:
-            return total
-        offset += PROJECTS_PAGE
-
-
-__all__ = ["Evaluation", "Outcome", "breaches", "change_percentage", "detect", "detect_project", "evaluate"]
+__all__ = ["Evaluation", "Outcome", "breaches", "change_percentage", "detect_project", "evaluate"]

@@ -12,10 +12,8 @@ import logging
 from datetime import datetime, timedelta
 
 from resolvers.core.errors import InputError, Problem
-from resolvers.core.metrics import JOB_FAILURES, JOB_RUNS
 from resolvers.core.services import Services
-from resolvers.jobs.lease import claim_window
-from storage.contract import Page
+from resolvers.jobs.loop import every_project, forever
 from storage.models import Project
 from storage.timeutil import now_ms
 
@@ -23,7 +21,6 @@ log = logging.getLogger(__name__)
 
 BATCH_EVENTS = 2000
 MAX_DAYS = 36_500
-PROJECTS_PAGE = 200
 
 
 def check_days(days: int | None, field: str = "retentionDays") -> int | None:
@@ -41,34 +38,22 @@ async def apply_retention(services: Services, default_days: int | None, now: dat
     """Sessions deleted per project in one pass over every project."""
     now = now or now_ms()
     deleted: dict[str, int] = {}
-    offset = 0
-    while True:
-        page = await services.store.projects.find_projects(Page(limit=PROJECTS_PAGE, offset=offset))
-        for project in page.items:
-            days = in_force(project, default_days)
-            if days is None:
-                continue
-            cutoff = now - timedelta(days=days)
-            while n := await services.store.traces.delete_sessions_before(project.id, cutoff, BATCH_EVENTS):
-                deleted[project.id] = deleted.get(project.id, 0) + n
-                await asyncio.sleep(0)  # let requests in between batches
-        if not page.has_more:
-            return deleted
-        offset += PROJECTS_PAGE
+    async for project in every_project(services):
+        days = in_force(project, default_days)
+        if days is None:
+            continue
+        cutoff = now - timedelta(days=days)
+        while n := await services.store.traces.delete_sessions_before(project.id, cutoff, BATCH_EVENTS):
+            deleted[project.id] = deleted.get(project.id, 0) + n
+            await asyncio.sleep(0)  # let requests in between batches
+    return deleted
+
+
+async def _pass(services: Services, default_days: int | None) -> None:
+    deleted = await apply_retention(services, default_days)
+    if deleted:
+        log.info("retention deleted %d sessions in %d projects", sum(deleted.values()), len(deleted))
 
 
 async def retention_loop(services: Services, default_days: int | None, every_seconds: float) -> None:
-    """Forever: once per interval, in the one process that claims the interval."""
-    while True:
-        try:
-            if await claim_window(services, "retention", every_seconds):
-                JOB_RUNS.labels("retention").inc()
-                deleted = await apply_retention(services, default_days)
-                if deleted:
-                    log.info("retention deleted %d sessions in %d projects", sum(deleted.values()), len(deleted))
-        except asyncio.CancelledError:
-            raise
-        except Exception:  # a failed run is counted and logged; the next interval tries again
-            JOB_FAILURES.labels("retention").inc()
-            log.exception("retention run failed")
-        await asyncio.sleep(every_seconds)
+    await forever(services, "retention", every_seconds, lambda: _pass(services, default_days))

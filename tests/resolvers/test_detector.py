@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from resolvers.anomalies.detector import detect
 from resolvers.anomalies.ids import anomaly_id
 from resolvers.anomalies.service import effective_rules
 from resolvers.core.services import Services
+from resolvers.jobs.anomalies import detect
 from resolvers.projects.service import ensure_default
 from resolvers.traces.planner import BatchPlanner
 from storage.contract import AnomalyQuery, Page

@@ -1,0 +1,56 @@
+"""The shape every background job shares: once per interval, in the one process that claims the interval.
+
+A run that fails is counted and logged, and the next interval runs again; jobs write with ids derived from
+what they compute (or delete what is past a cutoff), so a rerun after a crash adds nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from resolvers.core.metrics import JOB_FAILURES, JOB_RUNS
+from resolvers.core.services import Services
+from resolvers.jobs.lease import claim_window
+from storage.contract import Page, StoreUnavailable
+from storage.models import Project
+
+log = logging.getLogger(__name__)
+
+PROJECTS_PAGE = 200
+
+
+async def every_project(services: Services) -> AsyncIterator[Project]:
+    offset = 0
+    while True:
+        page = await services.store.projects.find_projects(Page(limit=PROJECTS_PAGE, offset=offset))
+        for project in page.items:
+            yield project
+        if not page.has_more:
+            return
+        offset += PROJECTS_PAGE
+
+
+async def run_claimed(services: Services, job: str, every_seconds: float, run: Callable[[], Awaitable[None]]) -> bool:
+    """One run if this process claims the current interval; whether it ran."""
+    if not await claim_window(services, job, every_seconds):
+        return False
+    JOB_RUNS.labels(job).inc()
+    await run()
+    return True
+
+
+async def forever(services: Services, job: str, every_seconds: float, run: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        try:
+            await run_claimed(services, job, every_seconds, run)
+        except asyncio.CancelledError:
+            raise
+        except StoreUnavailable as exc:  # the store is down: the requests say so too; no traceback
+            JOB_FAILURES.labels(job).inc()
+            log.warning("%s skipped: %s", job, exc.for_log())
+        except Exception:
+            JOB_FAILURES.labels(job).inc()
+            log.exception("%s failed", job)
+        await asyncio.sleep(every_seconds)
