@@ -113,6 +113,8 @@ def validate(query: AnalyticsQuery) -> None:
             check_ref(m.ref, query.source, f"metrics[{i}]")
         if m.kind == "percentile" and not (m.p is not None and 0 < m.p <= 1):
             raise InputError(Problem(f"metrics[{i}].p", "a percentile is between 0 (exclusive) and 1"))
+        if m.where and m.kind != "rate":  # only a rate has hits; silently counting every row would mislead
+            raise InputError(Problem(f"metrics[{i}].where", f"only a rate takes filters for its hits, not {m.kind}"))
         if m.kind == "rate":
             if not m.where:
                 raise InputError(Problem(f"metrics[{i}]", "a rate needs the filters its hits match"))

@@ -130,6 +130,7 @@ async def test_project_analytics_is_scoped(site: Api) -> None:
     [
         ({"groupBy": [{"field": "planet"}]}, "group_by[0]"),
         ({"metrics": [{"kind": "SUM"}]}, "metrics[0]"),
+        ({"metrics": [{"kind": "COUNT", "where": [{"field": "type", "op": "EQ", "value": "x"}]}]}, "metrics[0].where"),
         ({"metrics": [{"kind": "PERCENTILE", "field": "duration_ms", "p": 2}]}, "metrics[0].p"),
         ({"filters": [{"field": "type", "property": "x", "op": "EQ", "value": 1}]}, "query.filters[0]"),
         ({"limit": 0}, "limit"),
