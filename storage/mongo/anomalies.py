@@ -135,6 +135,10 @@ class MongoAnomalies:
             found = await self._c(REPORTS).find_one({"_id": doc["_id"]}, DOC_ONLY)
             return Report.model_validate(found["doc"]), False
 
+    async def report_by_id(self, project_id: str, report_id: str) -> Report | None:
+        found = await self._c(REPORTS).find_one({"_id": doc_id(project_id, report_id)}, DOC_ONLY)
+        return None if found is None else Report.model_validate(found["doc"])
+
     async def find_reports(self, project_id: str, page: Page) -> PageResult[Report]:
         match = {"project_id": project_id}
         cursor = (self._c(REPORTS).find(match, DOC_ONLY).sort([("period_start", DESCENDING), ("id", DESCENDING)])

@@ -131,6 +131,10 @@ class SQLiteAnomalies:
 
         return await self.db.run(work)
 
+    async def report_by_id(self, project_id: str, report_id: str) -> Report | None:
+        rows = await self.db.fetch("SELECT doc FROM reports WHERE project_id = ? AND id = ?", (project_id, report_id))
+        return Report.model_validate_json(rows[0][0]) if rows else None
+
     async def find_reports(self, project_id: str, page: Page) -> PageResult[Report]:
         rows = await self.db.fetch(
             "SELECT doc FROM reports WHERE project_id = ? ORDER BY period_start DESC, id DESC LIMIT ? OFFSET ?",

@@ -158,6 +158,9 @@ async def test_reports_are_stored_once_and_listed_newest_first(store) -> None:
     assert ([r.id for r in found.items], found.total, found.has_more) == (["r3", "r2"], 3, True)
     assert found.items[0].summary == {"sessions": 30, "anomalies": ["a1"]}
     assert [r.id for r in (await store.anomalies.find_reports(P, Page(limit=2, offset=2))).items] == ["r1"]
+    assert await store.anomalies.report_by_id(P, "r1") == first
+    assert await store.anomalies.report_by_id(OTHER, "r1") is None  # another project's id is not found
+    assert await store.anomalies.report_by_id(P, "o1") is None
 
 
 async def test_question_usage_counts_atomically_per_day_and_user(store) -> None:
