@@ -40,6 +40,7 @@ from graph.schema.view import WEBSOCKETS, LensGraphView
 from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.jobs.anomalies import detector_loop
+from resolvers.jobs.reports import reports_loop
 from resolvers.jobs.retention import retention_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
@@ -131,6 +132,7 @@ def build_services(store: Store, settings: Settings) -> Services:
         project_key=settings.agentlens_api_key,
         require_auth=settings.require_auth,
         queue_size=settings.subscriber_queue_size,
+        anomaly_poll_seconds=settings.anomaly_poll_seconds,
     )
 
 
@@ -167,6 +169,9 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if settings.anomaly_detection:
             jobs.append(asyncio.create_task(detector_loop(services, settings.anomaly_interval_seconds),
                                             name="lensgraph-anomalies"))
+        if settings.reports:
+            jobs.append(asyncio.create_task(reports_loop(services, settings.report_interval_seconds),
+                                            name="lensgraph-reports"))
         retrying = None
         try:
             retrying = await _default_project(services)

@@ -73,6 +73,13 @@ class Settings(BaseModel):
     anomaly_interval_seconds: float = Field(
         default=300.0, ge=1, description="how often the anomaly detector evaluates every enabled rule"
     )
+    reports: bool = Field(default=True, description="generate each project's daily and weekly reports")
+    report_interval_seconds: float = Field(
+        default=900.0, ge=1, description="how often the report job looks for a day or week to report on"
+    )
+    anomaly_poll_seconds: float = Field(
+        default=2.0, gt=0, le=3600, description="how often each process looks for new anomalies to stream"
+    )
     metrics_token: str | None = Field(
         default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
     )

@@ -14,6 +14,7 @@ from strawberry.types import ExecutionContext
 
 from graph.schema.analytics.fields import AnalyticsQueryFields
 from graph.schema.anomalies.fields import AnomalyMutation, AnomalyQuery
+from graph.schema.anomalies.subscriptions import AnomalySubscription
 from graph.schema.document_cache import DocumentCache
 from graph.schema.errors import ErrorCodes, MaskInternalErrors, log_unavailable, with_code
 from graph.schema.execution import LensGraphExecutor
@@ -35,7 +36,7 @@ Query = merge_types(
 Mutation = merge_types(
     "Mutation", (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation, AnomalyMutation)
 )
-Subscription = merge_types("Subscription", (LiveSubscription,))
+Subscription = merge_types("Subscription", (LiveSubscription, AnomalySubscription))
 
 
 class LensGraphSchema(strawberry.Schema):

@@ -111,3 +111,11 @@ class MaskInternalErrors(MaskErrors):
         masked = super().anonymise_error(error)
         masked.extensions = {"code": INTERNAL}
         return masked
+
+
+def overflow_error(exc: SubscriberOverflow) -> GraphQLError:
+    """Yielded as a subscription's last value: graphql-core turns it into the message's error.
+
+    Streamed results skip the operation extensions, so the error brings its code.
+    """
+    return GraphQLError(str(exc), extensions={"code": SubscriberOverflow.code})

@@ -40,11 +40,12 @@ class Services:
         project_key: str | None = None,
         require_auth: bool = False,
         queue_size: int = DEFAULT_QUEUE,
+        anomaly_poll_seconds: float | None = None,
     ) -> Services:
         timed = TimedStore(store)  # every store call timed and its failures counted (/metrics)
         return cls(
             store=timed,
-            bus=FeedBus(timed.live, queue_size),
+            bus=FeedBus(timed.live, queue_size, timed.anomalies, anomaly_poll_seconds),
             auth=Authenticator(
                 timed, admin_key, DEFAULT_PROJECT, project_key=project_key, require_auth=require_auth
             ),

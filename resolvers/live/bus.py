@@ -16,6 +16,7 @@ from typing import Protocol
 
 from resolvers.core.metrics import LIVE_OVERFLOWS
 from storage.models import Event, Session
+from storage.models.anomalies import Anomaly
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class SessionFilter:
         )
 
 
-Message = Event | Session
+Message = Event | Session | Anomaly
 _END = object()  # queued by close(): wakes a consumer waiting for the next message
 
 
@@ -133,6 +134,10 @@ class Bus(Protocol):
     def subscribe_sessions(
         self, project_id: str, flt: SessionFilter, maxsize: int | None = None
     ) -> Subscription: ...
+    async def subscribe_anomalies(
+        self, project_id: str, severities: frozenset[str] | None = None, maxsize: int | None = None
+    ) -> Subscription: ...
+    def anomaly_detected(self, anomaly: Anomaly) -> None: ...
     async def start(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -143,22 +148,24 @@ class LocalBus:
     def __init__(self, queue_size: int = DEFAULT_QUEUE) -> None:
         self.queue_size = queue_size
         self._subs: dict[str, set[Subscription]] = {}
+        self._anomaly_subs: dict[str, set[Subscription]] = {}  # kept apart: they never take events
 
     async def start(self) -> None:
         return None
 
     async def close(self) -> None:
-        for subs in list(self._subs.values()):
+        for subs in [*self._subs.values(), *self._anomaly_subs.values()]:
             for sub in list(subs):
                 sub.close()
 
     @property
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+        return sum(len(s) for s in self._subs.values()) + sum(len(s) for s in self._anomaly_subs.values())
 
     @property
     def queued(self) -> int:
-        return sum(sub.queue.qsize() for subs in self._subs.values() for sub in subs)
+        every = [*self._subs.values(), *self._anomaly_subs.values()]
+        return sum(sub.queue.qsize() for subs in every for sub in subs)
 
     def publish_batch(self, project_id: str, events: Iterable[Event], sessions: Iterable[Session]) -> None:
         subs = self._subs.get(project_id)
@@ -185,9 +192,33 @@ class LocalBus:
     ) -> Subscription:
         return self._subscribe(project_id, lambda m: isinstance(m, Session) and flt.matches(m), maxsize)
 
+    def subscribe_anomaly_stream(
+        self, project_id: str, severities: frozenset[str] | None = None, maxsize: int | None = None
+    ) -> Subscription:
+        def matches(m: Message) -> bool:
+            return isinstance(m, Anomaly) and (severities is None or m.severity.value in severities)
+
+        sub = Subscription(project_id, matches, maxsize or self.queue_size, self._remove_anomaly_sub)
+        self._anomaly_subs.setdefault(project_id, set()).add(sub)
+        return sub
+
+    def publish_anomaly(self, anomaly: Anomaly) -> None:
+        for sub in list(self._anomaly_subs.get(anomaly.project_id, ())):
+            sub.offer(anomaly)
+
+    def anomaly_projects(self) -> set[str]:
+        return set(self._anomaly_subs)
+
     def _remove(self, sub: Subscription) -> None:
-        subs = self._subs.get(sub.project_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self._subs[sub.project_id]
+        _discard(self._subs, sub)
+
+    def _remove_anomaly_sub(self, sub: Subscription) -> None:
+        _discard(self._anomaly_subs, sub)
+
+
+def _discard(registry: dict[str, set[Subscription]], sub: Subscription) -> None:
+    subs = registry.get(sub.project_id)
+    if subs is not None:
+        subs.discard(sub)
+        if not subs:
+            del registry[sub.project_id]

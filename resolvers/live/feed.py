@@ -11,8 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from resolvers.live.anomalies import AnomalyWatch
 from resolvers.live.bus import DEFAULT_QUEUE, EventFilter, LocalBus, SessionFilter, Subscription
+from storage.contract.anomalies import AnomalyStore
 from storage.contract.live import ChangeFeed
+from storage.models.anomalies import Anomaly
 
 log = logging.getLogger(__name__)
 
@@ -20,9 +23,12 @@ OPEN_TIMEOUT_S = 30.0
 
 
 class FeedBus:
-    def __init__(self, feed: ChangeFeed, queue_size: int = DEFAULT_QUEUE) -> None:
+    def __init__(self, feed: ChangeFeed, queue_size: int = DEFAULT_QUEUE, anomalies: AnomalyStore | None = None,
+                 anomaly_poll_seconds: float | None = None) -> None:
         self.local = LocalBus(queue_size)
         self.feed = feed
+        self.anomalies = None if anomalies is None else AnomalyWatch(
+            anomalies, self.local, *(() if anomaly_poll_seconds is None else (anomaly_poll_seconds,)))
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -47,6 +53,23 @@ class FeedBus:
     def subscribe_sessions(self, project_id: str, flt: SessionFilter, maxsize: int | None = None) -> Subscription:
         return self.local.subscribe_sessions(project_id, flt, maxsize)
 
+    async def subscribe_anomalies(
+        self, project_id: str, severities: frozenset[str] | None = None, maxsize: int | None = None
+    ) -> Subscription:
+        if self.anomalies is None:
+            raise RuntimeError("this bus was built without an anomaly store")
+        sub = self.local.subscribe_anomaly_stream(project_id, severities, maxsize)
+        try:
+            await self.anomalies.watch(project_id)
+        except BaseException:
+            sub.close()
+            raise
+        return sub
+
+    def anomaly_detected(self, anomaly: Anomaly) -> None:
+        if self.anomalies is not None:
+            self.anomalies.detected(anomaly)
+
     async def start(self) -> None:
         """Returns once the feed is open, so no commit after start-up is missed."""
         ready = asyncio.Event()
@@ -65,6 +88,8 @@ class FeedBus:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        if self.anomalies is not None:
+            await self.anomalies.close()
         await self.local.close()
 
     async def _pump(self, ready: asyncio.Event) -> None:

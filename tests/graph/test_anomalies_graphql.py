@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from storage.models.anomalies import AnomalyStatus, Severity
-from tests.conftest import Api
+from tests.conftest import Api, typed
 from tests.graph.test_lens_api import P, anomaly, plant
 from tests.graph.test_security import ADMIN, new_project
 
@@ -115,3 +116,24 @@ async def test_another_projects_anomaly_is_not_found(make_api) -> None:
                                                             "{ id } }", "variables": {"id": theirs.id}},
                                  headers={"Authorization": f"Bearer {ADMIN}"})
     assert (await resp.json())["data"]["anomaly"] == {"id": theirs.id}
+
+
+async def test_an_anomaly_links_its_agent_and_the_sessions_in_its_window(api: Api) -> None:
+    (planted,) = await plant(api, anomaly(rule_id="cost_spike", rule_name="Agent Cost Spike", agent_id="agent-1"))
+    start = planted.window_start
+
+    def at(hours: float) -> str:
+        return (start + timedelta(hours=hours)).isoformat()
+
+    await api.post_typed([typed("session_started", {}, session="s0", timestamp=at(-1)),  # before the window
+                          typed("session_started", {}, session="s1", timestamp=at(2)),
+                          typed("session_started", {}, session="s2", timestamp=at(5)),
+                          typed("session_started", {}, session="s3", agent="agent-2", timestamp=at(3))])
+    query = """query($id: ID!) { anomaly(id: $id) { windowStart agent { id } sessions(first: 5) { id agentId } } }"""
+    found = (await api.data(query, {"id": planted.id}))["anomaly"]
+    assert found["agent"] == {"id": "agent-1"}
+    assert found["sessions"] == [{"id": "s2", "agentId": "agent-1"}, {"id": "s1", "agentId": "agent-1"}]
+    # A product anomaly an hour earlier: no agent, and every session in its window (s0's start is its first hour).
+    (other,) = await plant(api, anomaly(hours_ago=2))
+    found = (await api.data(query, {"id": other.id}))["anomaly"]
+    assert found["agent"] is None and [s["id"] for s in found["sessions"]] == ["s2", "s3", "s1", "s0"]

@@ -58,7 +58,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-async def _project(info: Info[Context, None], ref: str | None) -> Project:
+async def project_for(info: Info[Context, None], ref: str | None) -> Project:
     return await _spelled(service.project_for(info.context.services, info.context.principal, ref))
 
 
@@ -149,7 +149,7 @@ class AnomalyQuery:
             raise bad_input("first", f"must be between 0 and {info.context.max_page}")
         if offset < 0:
             raise bad_input("offset", "must be 0 or more")
-        found_project = await _project(info, project)
+        found_project = await project_for(info, project)
         f = filter or AnomalyFilter()
         query = await _spelled(_query(f), "filter.")
         found = await service.list_anomalies(info.context.services, found_project, query, Page(first, offset))
@@ -158,19 +158,19 @@ class AnomalyQuery:
 
     @strawberry.field
     async def anomaly(self, info: Info[Context, None], id: strawberry.ID, project: ProjectRef = None) -> AnomalyType:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return AnomalyType(doc=await service.get_anomaly(info.context.services, found, str(id)))
 
     @strawberry.field(description="The system rules (as changed by the project), then its custom rules.")
     async def anomaly_rules(self, info: Info[Context, None], project: ProjectRef = None, category: str | None = None,
                             enabled: bool | None = None) -> list[AnomalyRule]:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return [AnomalyRule(view=v) for v in await service.list_rules(info.context.services, found, category, enabled)]
 
     @strawberry.field
     async def anomaly_rule(self, info: Info[Context, None], id: strawberry.ID,
                            project: ProjectRef = None) -> AnomalyRule:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return AnomalyRule(view=await service.get_rule(info.context.services, found, str(id)))
 
 
@@ -187,7 +187,7 @@ class AnomalyMutation:
     async def acknowledge_anomaly(self, info: Info[Context, None], id: strawberry.ID, note: str | None = None,
                                   project: ProjectRef = None) -> AnomalyType:
         ctx = info.context
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return AnomalyType(doc=await _spelled(service.acknowledge(ctx.services, found, str(id),
                                                                   service.actor(ctx.principal), note)))
 
@@ -195,7 +195,7 @@ class AnomalyMutation:
     async def dismiss_anomaly(self, info: Info[Context, None], id: strawberry.ID, reason: DismissReason,
                               note: str | None = None, project: ProjectRef = None) -> AnomalyType:
         ctx = info.context
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return AnomalyType(doc=await _spelled(service.dismiss(ctx.services, found, str(id),
                                                               service.actor(ctx.principal), reason.value, note)))
 
@@ -203,7 +203,7 @@ class AnomalyMutation:
     async def create_anomaly_rule(self, info: Info[Context, None], input: CreateAnomalyRuleInput,
                                   project: ProjectRef = None) -> AnomalyRule:
         ctx = info.context
-        found = await _project(info, project)
+        found = await project_for(info, project)
         created = await _spelled(service.create_rule(ctx.services, found, _body(input)), "input.")
         return AnomalyRule(view=service.RuleView(created, None, 0))
 
@@ -211,6 +211,6 @@ class AnomalyMutation:
     async def update_anomaly_rule(self, info: Info[Context, None], id: strawberry.ID, input: UpdateAnomalyRuleInput,
                                   project: ProjectRef = None) -> AnomalyRule:
         ctx = info.context
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return AnomalyRule(view=await _spelled(service.update_rule(ctx.services, found, str(id), _body(input)),
                                                "input."))

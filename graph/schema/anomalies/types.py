@@ -6,9 +6,16 @@ from datetime import datetime
 from enum import Enum
 
 import strawberry
+from strawberry.types import Info
 
+from graph.schema.context import Context
+from graph.schema.traces.types import Agent, Session
 from resolvers.anomalies.service import RuleView
+from storage.contract import Page
+from storage.contract.traces import SessionQuery
 from storage.models import anomalies as models
+
+MAX_LINKED_SESSIONS = 100
 
 
 @strawberry.enum
@@ -138,6 +145,35 @@ class Anomaly:
     @strawberry.field
     def resolved_at(self) -> datetime | None:
         return self.doc.resolved_at
+
+    @strawberry.field
+    def window_start(self) -> datetime:
+        return self.doc.window_start
+
+    @strawberry.field
+    def window_end(self) -> datetime:
+        return self.doc.window_end
+
+    @strawberry.field(description="The agent the anomaly concerns: the one that moved most, for agent metrics.")
+    async def agent(self, info: Info[Context, None]) -> Agent | None:
+        if self.doc.agent_id is None:
+            return None
+        if self.doc.project_id == info.context.project_id:
+            found = await info.context.loaders.agent.load(self.doc.agent_id)
+        else:  # an anomaly of another project of the caller's account
+            (found,) = await info.context.services.store.traces.agents_by_ids(self.doc.project_id, [self.doc.agent_id])
+        return None if found is None else Agent(doc=found)
+
+    @strawberry.field(description="Sessions in the anomaly's window (of its agent, where it concerns one), "
+                                  "newest first: where to look for the cause.")
+    async def sessions(self, info: Info[Context, None], first: int = 10) -> list[Session]:
+        first = max(0, min(first, MAX_LINKED_SESSIONS))
+        agent = self.doc.agent_id
+        query = SessionQuery(agent_ids=(agent,) if agent else None, since=self.doc.window_start,
+                             until=self.doc.window_end, kinds=("agent",) if agent else None)
+        page = Page(first, 0, descending=True, count_total=False)
+        found = await info.context.services.store.traces.find_sessions(self.doc.project_id, query, page)
+        return [Session.of(s) for s in found.items]
 
 
 @strawberry.type

@@ -6,22 +6,14 @@ from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
 from strawberry.types import Info
 
 from graph.schema.context import Context
+from graph.schema.errors import overflow_error
 from graph.schema.traces.inputs import SessionStatusEnum  # noqa: F401  (registers the enum)
 from graph.schema.traces.types import Event, Session
 from resolvers.live.bus import EventFilter, SessionFilter, SubscriberOverflow, Subscription
 from storage.models import SessionStatus
-
-
-def overflow_error(exc: SubscriberOverflow) -> GraphQLError:
-    """Yielded as the last value: graphql-core turns it into the message's error.
-
-    Streamed results skip the operation extensions, so the error brings its code.
-    """
-    return GraphQLError(str(exc), extensions={"code": SubscriberOverflow.code})
 
 
 async def _deliver(sub: Subscription, wrap: Callable[[Any], Any]) -> AsyncGenerator[Any, None]:
