@@ -16,6 +16,7 @@ from graph.app.health import add_health_routes
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
+from graph.app.webhooks import HttpTransport
 from graph.rest import agent_analytics, agentlens, agentlens_server, lens, lensai
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
 from graph.rest.auth import (
@@ -41,6 +42,7 @@ from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.jobs.anomalies import detector_loop
 from resolvers.jobs.retention import retention_loop
+from resolvers.jobs.webhooks import SenderConfig, sender_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
 from storage.contract import StoreUnavailable
@@ -126,12 +128,20 @@ def build_services(store: Store, settings: Settings) -> Services:
             idempotency_window=timedelta(hours=settings.idempotency_window_hours),
             retention_days=settings.retention_days,
             questions_per_month=settings.lens_questions_per_month,
+            webhooks_per_project=settings.webhooks_per_project,
+            webhook_allow_private=settings.webhook_allow_private,
         ),
         admin_key=settings.api_key,
         project_key=settings.agentlens_api_key,
         require_auth=settings.require_auth,
         queue_size=settings.subscriber_queue_size,
     )
+
+
+def sender_config(settings: Settings) -> SenderConfig:
+    return SenderConfig(max_attempts=settings.webhook_max_attempts,
+                        retry_base_seconds=settings.webhook_retry_base_seconds,
+                        timeout_seconds=settings.webhook_timeout_seconds, poll_seconds=settings.webhook_poll_seconds)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> web.Application:
@@ -167,6 +177,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if settings.anomaly_detection:
             jobs.append(asyncio.create_task(detector_loop(services, settings.anomaly_interval_seconds),
                                             name="lensgraph-anomalies"))
+        transport = HttpTransport(settings.webhook_timeout_seconds, settings.webhook_allow_private)
+        if settings.webhook_delivery:
+            jobs.append(asyncio.create_task(sender_loop(services, transport, sender_config(settings)),
+                                            name="lensgraph-webhooks"))
         retrying = None
         try:
             retrying = await _default_project(services)
@@ -175,6 +189,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             for job in jobs:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
+            await transport.close()
             if retrying is not None:
                 retrying.cancel()
             await services.bus.close()

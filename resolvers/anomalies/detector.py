@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from resolvers.analytics import engine
-from resolvers.anomalies import metrics
+from resolvers.anomalies import metrics, notify
 from resolvers.anomalies.ids import anomaly_id
 from resolvers.anomalies.metrics import Plan
 from resolvers.anomalies.service import effective_rules
@@ -386,6 +386,7 @@ async def _resolve(services: Services, project_id: str, ev: Evaluation, now: dat
         if breaches(ev.rule.threshold, change_percentage(ev.current, a.metric.baseline_value)):
             continue
         done = a.model_copy(update={"status": AnomalyStatus.RESOLVED, "resolved_at": now, "updated_at": now})
+        await notify.resolved(services, done, now)  # before the write: see notify.py
         if await services.store.anomalies.update_anomaly(done, a.status):  # lost to an acknowledge: next pass
             out.append(done)
     return out
@@ -411,8 +412,10 @@ async def detect_project(services: Services, project: Project, now: datetime | N
         previous = last.get(rule.id)
         if previous is not None and now - previous < timedelta(hours=rule.alert.cooldown_hours):
             continue
-        anomaly, new = await services.store.anomalies.insert_anomaly(
-            await build_anomaly(services, project.id, ev, now))
+        candidate = await build_anomaly(services, project.id, ev, now)
+        if await services.store.anomalies.anomaly_by_id(project.id, candidate.id) is None:
+            await notify.detected(services, candidate, now)  # before the write: see notify.py
+        anomaly, new = await services.store.anomalies.insert_anomaly(candidate)
         if new:
             outcome.detected.append(anomaly)
     return outcome
