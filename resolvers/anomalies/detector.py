@@ -11,7 +11,8 @@ windows, so a collapse to nothing still pages), and the rule raised nothing with
 An anomaly's id comes from the rule and the window (ids.anomaly_id), and the store writes an id once:
 a pass that crashed half way and runs again, or two passes over the same window, store each anomaly once.
 An open or acknowledged anomaly is resolved (compare-and-set) once its rule's metric is back within the
-threshold of the baseline the anomaly was raised against.
+threshold of the baseline the anomaly was raised against. Both emit their webhook (notify.py) before the
+write, so a crash between the two re-emits on the next pass, idempotently.
 
 Drill-down breaks the metric down by the segments events carry (device, referrer domain and country for
 product metrics; agent and model for agent metrics), over events: the sessions source has no segments, so a
