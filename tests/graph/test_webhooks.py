@@ -153,6 +153,7 @@ async def test_emitting_an_event_twice_stores_and_sends_it_once(make_api: ApiFac
     "http://127.0.0.1:9/hook", "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data",
     "http://[::1]:8080/hook", "http://localhost:8080/hook", "http://[::ffff:127.0.0.1]/hook",
     "https://192.168.0.10/hook", "http://0.0.0.0/hook", "http://224.0.0.1/hook", "http://100.64.0.1/hook",
+    "http://2130706433/hook", "http://127.1/hook", "http://[fe80::1]/hook", "http://[fc00::1]/hook",
 ])
 async def test_private_targets_are_refused_and_nothing_is_stored(api: Api, url: str) -> None:
     body = await create(api, url, expect=400)

@@ -99,3 +99,36 @@ async def test_two_processes_never_send_one_delivery_twice(spawn: Spawn, tmp_pat
             assert time.monotonic() - began < 30
     finally:
         await receiver.stop()
+
+
+async def test_a_sender_killed_mid_send_loses_its_lease_and_another_sends_again(spawn: Spawn,
+                                                                                  tmp_path: Path) -> None:
+    """The first process dies while the receiver holds its request; the lease (2 x timeout + 5 s) runs out
+    and the second process delivers the same event: at least once, de-duplicated by event id."""
+    db = f"sqlite:///{tmp_path}/shared.db"
+    env = {**ENV, "LENSGRAPH_WEBHOOK_TIMEOUT_SECONDS": "1"}
+    receiver = await Receiver(delay=30).start()  # holds the first request past the kill
+    try:
+        first = await spawn(db, **env)
+        async with aiohttp.ClientSession() as http:
+            hook = await call(http, "POST", f"{first.url}/api/lens/webhooks", 201,
+                              json={"url": receiver.url, "events": ["question.answered"]})
+            await call(http, "POST", f"{first.url}/api/lens/chat", 200,
+                       json={"account_id": "default", "question": "How many sessions last week?"})
+            (held,) = await receiver.wait_for(1)
+            first.kill()
+            receiver.delay = 0
+            began = time.monotonic()
+            second = await spawn(db, **env)
+            _, again = await receiver.wait_for(2, timeout=20)
+            assert again.headers[signing.EVENT_ID] == held.headers[signing.EVENT_ID]
+            assert again.headers[signing.DELIVERY] == held.headers[signing.DELIVERY]
+            assert time.monotonic() - began < 10  # the lease: 2 x 1 s + 5 s from the claim
+            for _ in range(100):
+                (d,) = await call(http, "GET", f"{second.url}/api/lens/webhooks/{hook['id']}/deliveries", 200)
+                if d["status"] == "delivered":
+                    break
+                await asyncio.sleep(0.05)
+            assert d["status"] == "delivered" and [a["status_code"] for a in d["attempts"]] == [200]
+    finally:
+        await receiver.stop()
