@@ -7,7 +7,8 @@ again. Receivers de-duplicate on X-LensGraph-Event-Id. The lease makes two proce
 at the same time; a sender that outlived its lease finds its write refused (finish_attempt) and changes nothing.
 
 Attempt n (1-based) failing schedules attempt n+1 after retry_base * 2**(n-1), at most MAX_BACKOFF; after
-max_attempts the delivery is failed. An endpoint deleted or disabled meanwhile fails its pending deliveries.
+max_attempts the delivery is failed (counted from its last redelivery, if it was redelivered). An endpoint
+deleted or disabled meanwhile fails its pending deliveries.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def outcome(config: SenderConfig, d: Delivery, attempt: Attempt, gone: bool = Fa
     if attempt.error is None:
         return d.model_copy(update={"attempts": attempts, "status": DeliveryStatus.DELIVERED,
                                     "delivered_at": attempt.at})
-    if gone or len(attempts) >= config.max_attempts:
+    if gone or d.attempts_since_requeue + 1 >= config.max_attempts:
         return d.model_copy(update={"attempts": attempts, "status": DeliveryStatus.FAILED})
     return d.model_copy(update={"attempts": attempts, "next_attempt_at": attempt.at + backoff(config, len(attempts))})
 

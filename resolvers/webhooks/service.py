@@ -19,7 +19,7 @@ from resolvers.core.errors import InputError, NotFound, Problem, from_pydantic
 from resolvers.core.services import Services
 from resolvers.webhooks import ids
 from resolvers.webhooks.targets import MAX_URL, check_url
-from storage.contract import DeliveryQuery, Page, PageResult
+from storage.contract import Conflict, DeliveryQuery, Page, PageResult
 from storage.models import Project
 from storage.models.webhooks import WEBHOOK_EVENTS, Delivery, DeliveryStatus, Webhook
 from storage.timeutil import now_ms
@@ -120,6 +120,22 @@ async def deliveries(services: Services, project: Project, webhook_id: str | Non
         await get(services, project, webhook_id)
     return await services.store.webhooks.find_deliveries(project.id, DeliveryQuery(webhook_id=webhook_id,
                                                                                    statuses=statuses), page)
+
+
+async def redeliver(services: Services, project: Project, webhook_id: str | None, delivery_id: str) -> Delivery:
+    """Makes a delivered or failed delivery pending again, due now (the same event id and body); max_attempts
+    counts afresh. A pending one is a Conflict: it is on its way."""
+    found = await services.store.webhooks.delivery_by_id(project.id, delivery_id)
+    if found is None or (webhook_id is not None and found.webhook_id != webhook_id):
+        raise NotFound("delivery", delivery_id)
+    if found.status == DeliveryStatus.PENDING:
+        raise Conflict(f"delivery {delivery_id!r} is pending already")
+    now = now_ms()
+    again = found.model_copy(update={"status": DeliveryStatus.PENDING, "next_attempt_at": now, "requeued_at": now,
+                                     "delivered_at": None})
+    if not await services.store.webhooks.requeue_delivery(again, found.status):
+        raise Conflict(f"delivery {delivery_id!r} changed meanwhile; read it again")
+    return again
 
 
 def when(value: datetime) -> str:

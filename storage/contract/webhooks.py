@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from storage.contract.common import Page, PageResult
-from storage.models.webhooks import Delivery, Webhook
+from storage.models.webhooks import Delivery, DeliveryStatus, Webhook
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +57,9 @@ class WebhookStore(Protocol):
     async def finish_attempt(self, delivery: Delivery, owner: str) -> bool:
         """Writes the delivery (its attempts, status, next_attempt_at; the lease released) only if `owner` still
         holds its lease: False when the lease was lost (expired and taken), and then nothing was written."""
+        ...
+
+    async def requeue_delivery(self, delivery: Delivery, expected: DeliveryStatus) -> bool:
+        """Writes the delivery (made pending again) only if its stored status is still `expected` (compare and
+        set): False when it changed since it was read, or is gone, and then nothing was written."""
         ...

@@ -60,6 +60,7 @@ class Delivery(BaseModel):
     lease_owner: str | None = None
     created_at: datetime
     delivered_at: datetime | None = None
+    requeued_at: datetime | None = None  # sent again on request: max_attempts counts from here
 
     @property
     def last_status_code(self) -> int | None:
@@ -68,3 +69,8 @@ class Delivery(BaseModel):
     @property
     def last_error(self) -> str | None:
         return self.attempts[-1].error if self.attempts else None
+
+    @property
+    def attempts_since_requeue(self) -> int:
+        since = self.requeued_at
+        return sum(1 for a in self.attempts if since is None or a.at >= since)

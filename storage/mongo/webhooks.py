@@ -122,3 +122,9 @@ class MongoWebhooks:
         result = await self._c(DELIVERIES).replace_one(
             {"_id": doc_id(delivery.project_id, delivery.id), "lease_owner": owner}, _delivery_doc(done))
         return result.matched_count > 0
+
+    async def requeue_delivery(self, delivery: Delivery, expected: DeliveryStatus) -> bool:
+        d = delivery.model_copy(update={"locked_until": None, "lease_owner": None})
+        result = await self._c(DELIVERIES).replace_one(
+            {"_id": doc_id(d.project_id, d.id), "status": expected.value}, _delivery_doc(d))
+        return result.matched_count > 0

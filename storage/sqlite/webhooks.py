@@ -137,3 +137,11 @@ class SQLiteWebhooks:
             "doc = ? WHERE project_id = ? AND id = ? AND lease_owner = ?",
             (d.status.value, to_ms(d.next_attempt_at), d.model_dump_json(), d.project_id, d.id, owner))])
         return changed > 0
+
+    async def requeue_delivery(self, delivery: Delivery, expected: DeliveryStatus) -> bool:
+        d = delivery.model_copy(update={"locked_until": None, "lease_owner": None})
+        (changed,) = await self.db.write([(
+            "UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, locked_until = NULL, lease_owner = NULL, "
+            "doc = ? WHERE project_id = ? AND id = ? AND status = ?",
+            (d.status.value, to_ms(d.next_attempt_at), d.model_dump_json(), d.project_id, d.id, expected.value))])
+        return changed > 0

@@ -133,6 +133,25 @@ async def test_a_delivery_that_never_succeeds_fails_after_max_attempts(make_api:
     await asyncio.sleep(0.5)
     assert len(receiver.received) == 3  # no fourth attempt
 
+    # Redelivered on request: the same event, due now, max_attempts counted afresh.
+    receiver.statuses = [502]
+    path = f"/webhooks/{hook['id']}/deliveries/{d['id']}/redeliver"
+    again = (await lens(api, "POST", path, 200))["data"]
+    assert (again["status"], again["event_id"], again["requeued_at"] is not None) == ("pending", d["event_id"], True)
+    conflict = await lens(api, "POST", path, 409)  # pending already
+    assert_error(conflict, "CONFLICT")
+    fourth, fifth = (await receiver.wait_for(5))[3:]
+    assert fourth.headers[signing.EVENT_ID] == fifth.headers[signing.EVENT_ID] == d["event_id"]
+    assert fifth.headers[signing.ATTEMPT] == "5"
+    (done,) = await _delivered(api, hook["id"])
+    assert [a["status_code"] for a in done["attempts"]] == [500, 500, 500, 502, 200]
+    await lens(api, "POST", f"/webhooks/{hook['id']}/deliveries/whd_missing/redeliver", 404)
+    # and in GraphQL: a delivered one may be sent again too
+    data = await api.data('mutation($id: ID!) { redeliverWebhookDelivery(id: $id) { status eventId } }',
+                          {"id": d["id"]})
+    assert data["redeliverWebhookDelivery"] == {"status": "PENDING", "eventId": d["event_id"]}
+    assert (await receiver.wait_for(6))[5].headers[signing.EVENT_ID] == d["event_id"]
+
 
 async def test_emitting_an_event_twice_stores_and_sends_it_once(make_api: ApiFactory, receiver: Receiver) -> None:
     api = await make_api(**FAST)

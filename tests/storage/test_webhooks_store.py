@@ -123,3 +123,19 @@ async def test_concurrent_claims_never_share_a_delivery(store) -> None:
     claims = await asyncio.gather(*(store.webhooks.claim_due(now, f"s{i}", lease, 4) for i in range(10)))
     ids = [d.id for c in claims for d in c]
     assert len(ids) == len(set(ids)) == 30
+
+
+async def test_a_requeue_is_compare_and_set_on_the_status(store) -> None:
+    failed = delivery("d1", status=DeliveryStatus.FAILED,
+                      attempts=[Attempt(at=T0, status_code=500, error="HTTP 500")])
+    await store.webhooks.insert_deliveries([failed])
+    later = T0 + timedelta(hours=1)
+    again = failed.model_copy(update={"status": DeliveryStatus.PENDING, "next_attempt_at": later,
+                                      "requeued_at": later})
+    assert not await store.webhooks.requeue_delivery(again, DeliveryStatus.DELIVERED)  # not what is stored
+    assert (await store.webhooks.delivery_by_id(P, "d1")).status == DeliveryStatus.FAILED
+    assert await store.webhooks.requeue_delivery(again, DeliveryStatus.FAILED)
+    stored = await store.webhooks.delivery_by_id(P, "d1")
+    assert stored == again and stored.attempts_since_requeue == 0
+    assert [d.id for d in await store.webhooks.claim_due(later, "a", later + timedelta(seconds=30), 10)] == ["d1"]
+    assert not await store.webhooks.requeue_delivery(again, DeliveryStatus.FAILED)  # pending now

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from graph.rest.lens import handlers, webhooks
 from graph.rest.lens.handlers import DEFAULT_LIMIT, MAX_LIMIT
@@ -44,6 +44,11 @@ GOOD_RULE = {"name": "High-Value Orders Drop", "metric": {"type": "count", "even
              "filters": [{"field": "amount", "operator": "greater_than", "value": 500}]},
              "comparison": {"type": "vs_previous_7_days"}, "threshold": {"direction": "decrease", "percentage": 30},
              "alert": {"severity": "high", "cooldown_hours": 8, "channels": ["email", "slack"]}}
+class RedeliverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str | None = None
+
+
 WEBHOOK = Param("webhook_id", "path", "The webhook's id (wh_...)")
 NO_WEBHOOK = {404: "No such webhook in this account"}
 GOOD_WEBHOOK = {"url": "https://93.184.215.14/lens-hooks", "events": ["anomaly.detected", "anomaly.resolved"],
@@ -145,6 +150,13 @@ OPERATIONS = (
               params=(WEBHOOK, ACCOUNT, Param("status", "query", "pending, delivered or failed (comma-separated)"),
                       *PAGE),
               errors=NO_WEBHOOK, examples=(Example("missing", 404, path={"webhook_id": "wh_missing"}),)),
+    Operation("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver,
+              "Send a delivered or failed delivery again (the same event id and body), due now",
+              {200: (envelope("RedeliverOut", DeliveryOut), "The delivery, pending again")},
+              body=RedeliverIn, params=(WEBHOOK, Param("delivery_id", "path", "The delivery's id (whd_...)")),
+              errors={404: "No such webhook or delivery in this account", 409: "The delivery is pending already",
+                      415: "The body is not application/json"},
+              examples=(Example("missing", 404, path={"webhook_id": "wh_missing", "delivery_id": "whd_missing"}),)),
     Operation("GET", "/usage", handlers.get_usage, "Get the assistant's question usage this month",
               {200: (envelope("UsageDetailOut", UsageOut), "This calendar month's questions (UTC)")},
               params=(ACCOUNT,), examples=(Example("month", 200),)),

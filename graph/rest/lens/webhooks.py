@@ -57,6 +57,7 @@ class DeliveryOut(TypedDict):
     created_at: str
     delivered_at: str | None
     payload: dict[str, Any]
+    requeued_at: str | None  # when it was last redelivered on request
 
 
 @with_config(CLOSED)
@@ -78,7 +79,7 @@ def delivery_json(d: Delivery) -> DeliveryOut:
             "last_status_code": d.last_status_code, "last_error": d.last_error,
             "next_attempt_at": when(d.next_attempt_at) if d.status == DeliveryStatus.PENDING else None,
             "created_at": when(d.created_at) or "", "delivered_at": when(d.delivered_at),
-            "payload": orjson.loads(d.body)}
+            "payload": orjson.loads(d.body), "requeued_at": when(d.requeued_at)}
 
 
 async def list_webhooks(request: web.Request) -> web.Response:
@@ -122,3 +123,10 @@ async def list_deliveries(request: web.Request) -> web.Response:
                                      request.query.get("status"), page)
     return ok([delivery_json(d) for d in found.items], pagination=_pagination(found.total, page))
 
+
+
+async def redeliver(request: web.Request) -> web.Response:
+    project = await _project(request, (await _body(request, required=False)).get("account_id"))
+    again = await service.redeliver(request.config_dict[SERVICES], project, request.match_info["webhook_id"],
+                                    request.match_info["delivery_id"])
+    return ok(delivery_json(again))

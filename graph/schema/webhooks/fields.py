@@ -122,3 +122,10 @@ class WebhookMutation:
         found = await _project(info, project)
         await service.delete(info.context.services, found, str(id))
         return True
+
+    @strawberry.mutation(description="Sends a delivered or failed delivery again (the same event id and body); a "
+                                     "pending one is a CONFLICT.")
+    async def redeliver_webhook_delivery(self, info: Info[Context, None], id: strawberry.ID,
+                                         project: ProjectRef = None) -> WebhookDelivery:
+        found = await _project(info, project)
+        return WebhookDelivery(doc=await service.redeliver(info.context.services, found, None, str(id)))

@@ -115,6 +115,10 @@ class WebhookDelivery:
     def delivered_at(self) -> datetime | None:
         return self.doc.delivered_at
 
+    @strawberry.field(description="When it was last redelivered on request.")
+    def requeued_at(self) -> datetime | None:
+        return self.doc.requeued_at
+
     @strawberry.field(description="The JSON body sent (and signed).")
     def payload(self) -> JSON:
         return orjson.loads(self.doc.body)
