@@ -88,9 +88,10 @@ def outcome(config: SenderConfig, d: Delivery, attempt: Attempt, gone: bool = Fa
     if attempt.error is None:
         return d.model_copy(update={"attempts": attempts, "status": DeliveryStatus.DELIVERED,
                                     "delivered_at": attempt.at})
-    if gone or d.attempts_since_requeue + 1 >= config.max_attempts:
+    tried = d.attempts_since_requeue + 1  # this round's attempts, this one included
+    if gone or tried >= config.max_attempts:
         return d.model_copy(update={"attempts": attempts, "status": DeliveryStatus.FAILED})
-    return d.model_copy(update={"attempts": attempts, "next_attempt_at": attempt.at + backoff(config, len(attempts))})
+    return d.model_copy(update={"attempts": attempts, "next_attempt_at": attempt.at + backoff(config, tried)})
 
 
 async def send(services: Services, transport: Transport, config: SenderConfig, d: Delivery, owner: str) -> Delivery:
