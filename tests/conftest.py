@@ -26,7 +26,8 @@ from tests.mongo_server import (  # noqa: F401  (fixtures, shared with every sui
 class CountingStore:
     """Wraps a real store and counts calls per method of every domain (traces, projects...), to prove batching."""
 
-    DOMAINS = ("traces", "projects", "idempotency", "counters", "analytics", "experiments", "revenue", "anomalies")
+    DOMAINS = ("traces", "projects", "idempotency", "counters", "analytics", "experiments", "revenue", "anomalies",
+               "webhooks")
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner

@@ -16,6 +16,7 @@ from graph.app.health import add_health_routes
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
+from graph.app.webhooks import HttpTransport
 from graph.rest import agent_analytics, agentlens, agentlens_server, lens, lensai
 from graph.rest.agent_analytics.handlers import RATE_PER_MINUTE
 from graph.rest.auth import (
@@ -42,6 +43,7 @@ from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.jobs.anomalies import detector_loop
 from resolvers.jobs.reports import reports_loop
 from resolvers.jobs.retention import retention_loop
+from resolvers.jobs.webhooks import SenderConfig, sender_loop
 from resolvers.projects.service import ensure_default
 from storage import Store, open_store
 from storage.contract import StoreUnavailable
@@ -127,6 +129,8 @@ def build_services(store: Store, settings: Settings) -> Services:
             idempotency_window=timedelta(hours=settings.idempotency_window_hours),
             retention_days=settings.retention_days,
             questions_per_month=settings.lens_questions_per_month,
+            webhooks_per_project=settings.webhooks_per_project,
+            webhook_allow_private=settings.webhook_allow_private,
         ),
         admin_key=settings.api_key,
         project_key=settings.agentlens_api_key,
@@ -134,6 +138,12 @@ def build_services(store: Store, settings: Settings) -> Services:
         queue_size=settings.subscriber_queue_size,
         anomaly_poll_seconds=settings.anomaly_poll_seconds,
     )
+
+
+def sender_config(settings: Settings) -> SenderConfig:
+    return SenderConfig(max_attempts=settings.webhook_max_attempts,
+                        retry_base_seconds=settings.webhook_retry_base_seconds,
+                        timeout_seconds=settings.webhook_timeout_seconds, poll_seconds=settings.webhook_poll_seconds)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> web.Application:
@@ -172,6 +182,10 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
         if settings.reports:
             jobs.append(asyncio.create_task(reports_loop(services, settings.report_interval_seconds),
                                             name="lensgraph-reports"))
+        transport = HttpTransport(settings.webhook_timeout_seconds, settings.webhook_allow_private)
+        if settings.webhook_delivery:
+            jobs.append(asyncio.create_task(sender_loop(services, transport, sender_config(settings)),
+                                            name="lensgraph-webhooks"))
         retrying = None
         try:
             retrying = await _default_project(services)
@@ -180,6 +194,7 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
             for job in jobs:
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
+            await transport.close()
             if retrying is not None:
                 retrying.cancel()
             await services.bus.close()

@@ -80,6 +80,18 @@ class Settings(BaseModel):
     anomaly_poll_seconds: float = Field(
         default=2.0, gt=0, le=3600, description="how often each process looks for new anomalies to stream"
     )
+    webhook_delivery: bool = Field(default=True, description="run the webhook sender (any number of processes)")
+    webhook_allow_private: bool = Field(
+        default=False, description="let webhooks point to private, loopback and link-local addresses (tests, "
+        "private networks); off, such URLs are refused when saved and at every send"
+    )
+    webhooks_per_project: int = Field(default=20, ge=1, le=1000, description="most webhook endpoints per project")
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50, description="attempts before a delivery is failed")
+    webhook_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="the wait after a delivery's first failed attempt; doubled after each next"
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="longest wait for an endpoint")
+    webhook_poll_seconds: float = Field(default=2.0, gt=0, description="how often due deliveries are looked for")
     metrics_token: str | None = Field(
         default=None, min_length=16, description="a Bearer token for GET /metrics besides the admin key"
     )

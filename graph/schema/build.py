@@ -29,12 +29,15 @@ from graph.schema.scalars import SCALAR_MAP
 from graph.schema.traces.mutations import IngestMutation
 from graph.schema.traces.queries import TraceQuery
 from graph.schema.validation import LimitedValidation
+from graph.schema.webhooks.fields import WebhookMutation, WebhookQuery
 
 Query = merge_types(
-    "Query", (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery, RevenueQuery, AnomalyQuery)
+    "Query",
+    (TraceQuery, ProjectQuery, AnalyticsQueryFields, ExperimentQuery, RevenueQuery, AnomalyQuery, WebhookQuery),
 )
 Mutation = merge_types(
-    "Mutation", (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation, AnomalyMutation)
+    "Mutation",
+    (IngestMutation, ProjectMutation, ExperimentMutation, RevenueMutation, AnomalyMutation, WebhookMutation),
 )
 Subscription = merge_types("Subscription", (LiveSubscription, AnomalySubscription))
 

@@ -25,11 +25,14 @@ from resolvers.assistant.answer import Answer, answer
 from resolvers.assistant.periods import Period
 from resolvers.assistant.questions import LABELS, MAX_QUESTION, Intent, Unanswerable, parse, segments_in
 from resolvers.core.errors import InputError, Problem
+from resolvers.core.ids import new_id
 from resolvers.core.services import Services
+from resolvers.webhooks import service as webhooks
 from storage.models import Project
 from storage.models.analytics import AGENT, AnalyticsQuery, GroupBy, Ref
 
 CONVERSATION = "conv_"
+QUESTION_ANSWERED = "question.answered"
 MAX_CONVERSATION = 4096
 VOCABULARY_DAYS = 90  # agent and model names a question may use: those seen this recently
 MAX_NAMES = 500
@@ -139,7 +142,13 @@ async def ask(services: Services, project: Project, user: str, raw: Any, now: da
         agents=agents, models=models)
     found = await answer(services, project.id, intent)
     await services.store.anomalies.count_question(project.id, now.date().isoformat(), user)
-    return Chat(found, conversation_id(intent), await usage(services, project, now))
+    chat = Chat(found, conversation_id(intent), await usage(services, project, now))
+    # Each question answered is its own event: a fresh subject id.
+    await webhooks.emit(services, project.id, QUESTION_ANSWERED, "q_" + new_id(), {
+        "question": body.question, "answer": found.text, "conversation_id": chat.conversation_id,
+        "metrics_referenced": found.metrics, "confidence": found.confidence, "follow_ups": found.follow_ups,
+        "asked_by": user}, now)
+    return chat
 
 
 __all__ = ["Chat", "ChatIn", "QuestionLimitExceeded", "Unanswerable", "ask", "conversation_id", "resume"]

@@ -93,6 +93,7 @@ class TimedStore:
         self.experiments = TimedDomain("experiments", inner.experiments)
         self.revenue = TimedDomain("revenue", inner.revenue)
         self.anomalies = TimedDomain("anomalies", inner.anomalies)
+        self.webhooks = TimedDomain("webhooks", inner.webhooks)
         self.live = inner.live
 
     async def start(self) -> None:

@@ -21,6 +21,8 @@ class Limits:
     idempotency_window: timedelta = timedelta(hours=24)
     retention_days: int | None = None  # the server's default; a project may set its own
     questions_per_month: int = 200  # questions to the LENS assistant per project and calendar month (seed 001)
+    webhooks_per_project: int = 20
+    webhook_allow_private: bool = False  # webhooks may point to private, loopback and link-local addresses
 
 
 @dataclass(slots=True)

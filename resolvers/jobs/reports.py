@@ -6,14 +6,17 @@ import logging
 from datetime import datetime
 
 from resolvers.anomalies import reports
+from resolvers.anomalies.present import report_detail
 from resolvers.core.services import Services
 from resolvers.jobs.loop import every_project, forever
+from resolvers.webhooks.service import emit
 from storage.models.anomalies import Report
 from storage.timeutil import now_ms
 
 log = logging.getLogger(__name__)
 
 JOB = "reports"
+REPORT_GENERATED = "report.generated"
 
 
 async def generate(services: Services, now: datetime | None = None) -> list[Report]:
@@ -22,8 +25,11 @@ async def generate(services: Services, now: datetime | None = None) -> list[Repo
     stored = []
     async for project in every_project(services):
         for period in await reports.due(services, project, now):
-            report, new = await services.store.anomalies.insert_report(
-                await reports.build(services, project, period, now))
+            report = await reports.build(services, project, period, now)
+            # Announced before the write, as anomalies are: a crash between the two re-emits the same event id
+            # on the next pass (the report is still due), which stores no second delivery.
+            await emit(services, project.id, REPORT_GENERATED, report.id, report_detail(report), now)
+            report, new = await services.store.anomalies.insert_report(report)
             if new:
                 stored.append(report)
     return stored

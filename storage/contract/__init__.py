@@ -38,6 +38,7 @@ from storage.contract.traces import (
     SessionQuery,
     TraceStore,
 )
+from storage.contract.webhooks import DeliveryQuery, WebhookStore
 
 
 class Store(Protocol):
@@ -60,6 +61,8 @@ class Store(Protocol):
     def revenue(self) -> RevenueStore: ...
     @property
     def anomalies(self) -> AnomalyStore: ...
+    @property
+    def webhooks(self) -> WebhookStore: ...
 
     async def start(self) -> None:
         """Connects, applies migrations, and refuses a database from a newer version (SchemaTooNew)."""
@@ -89,6 +92,7 @@ __all__ = [
     "Conflict",
     "CounterStore",
     "Created",
+    "DeliveryQuery",
     "EventKey",
     "EventQuery",
     "ExperimentStore",
@@ -108,4 +112,5 @@ __all__ = [
     "StoreReadOnly",
     "StoreUnavailable",
     "TraceStore",
+    "WebhookStore",
 ]

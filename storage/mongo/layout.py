@@ -20,6 +20,7 @@ ACCOUNTS, ACCOUNT_KEYS = "accounts", "account_keys"
 EXPERIMENTS = "experiments"
 CUSTOMERS, GOAL_TYPES, GOALS, OUTCOMES, REVENUES = "customers", "goal_types", "goals", "outcomes", "revenues"
 ANOMALY_RULES, ANOMALIES, REPORTS, QUESTION_USAGE = "anomaly_rules", "anomalies", "reports", "question_usage"
+WEBHOOKS, DELIVERIES = "webhooks", "webhook_deliveries"
 META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 1: the first layout. Version 2: nothing to convert; the version document itself.
 # Version 3: events carry kind and product context (see Mongo._product_fields).
@@ -27,7 +28,8 @@ META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 5: experiments (nothing to convert: a new collection and its indexes).
 # Version 6: revenue attribution, seed 000 (nothing to convert: five new collections and their indexes).
 # Version 7: anomaly detection, seed 001 (nothing to convert: four new collections and their indexes).
-SCHEMA_VERSION = 7
+# Version 8: webhooks (nothing to convert: two new collections and their indexes).
+SCHEMA_VERSION = 8
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -129,6 +131,13 @@ INDEXES: dict[str, list[IndexModel]] = {
     ],
     REPORTS: [_index("reports_by_period", "project_id", "period_start", "id")],
     QUESTION_USAGE: [_index("question_usage_by_day", "project_id", "day", "user")],
+    # The SQLite V9 indexes: the sender's claim (pending and due, any project), listings newest first.
+    WEBHOOKS: [_index("webhooks_by_created", "project_id", "created_at", "id")],
+    DELIVERIES: [
+        _index("deliveries_due", "status", "next_attempt_at"),
+        _index("deliveries_by_created", "project_id", "created_at", "id"),
+        _index("deliveries_by_webhook", "project_id", "webhook_id", "created_at"),
+    ],
     RATE_WINDOWS: [_index("rate_windows_expiry", "expires_at", expireAfterSeconds=0)],
     IDEMPOTENCY: [
         _index("idempotency_by_key", "project_id", "key", unique=True),

@@ -19,6 +19,7 @@ from storage.mongo.live import MongoFeed
 from storage.mongo.projects import MongoProjects
 from storage.mongo.revenue import MongoRevenue
 from storage.mongo.traces import MongoTraces
+from storage.mongo.webhooks import MongoWebhooks
 
 
 class MongoStore:
@@ -33,6 +34,7 @@ class MongoStore:
         self.experiments = MongoExperiments(self.mongo)
         self.revenue = MongoRevenue(self.mongo)
         self.anomalies = MongoAnomalies(self.mongo)
+        self.webhooks = MongoWebhooks(self.mongo)
 
     @property
     def hosts(self) -> str:

@@ -438,7 +438,37 @@ CREATE TABLE IF NOT EXISTS question_usage (
 ) WITHOUT ROWID;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8)
+# Version 9: webhooks, per project. An endpoint's doc holds its signing secret. A delivery's id derives from its
+# endpoint and event, so the primary key makes emitting an event twice store it once; deliveries_due serves the
+# sender's claim (pending, due, lease free or expired) across every project.
+V9 = """
+CREATE TABLE IF NOT EXISTS webhooks (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    project_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    webhook_id TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until INTEGER,
+    lease_owner TEXT,
+    created_at INTEGER NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (project_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_due ON webhook_deliveries (status, next_attempt_at);
+CREATE INDEX IF NOT EXISTS deliveries_by_created ON webhook_deliveries (project_id, created_at, id);
+CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON webhook_deliveries (project_id, webhook_id, created_at);
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -14,6 +14,7 @@ from storage.sqlite.live import SQLiteFeed
 from storage.sqlite.projects import SQLiteProjects
 from storage.sqlite.revenue import SQLiteRevenue
 from storage.sqlite.traces import SQLiteTraces
+from storage.sqlite.webhooks import SQLiteWebhooks
 
 
 class SQLiteStore:
@@ -31,6 +32,7 @@ class SQLiteStore:
         self.experiments = SQLiteExperiments(self.db)
         self.revenue = SQLiteRevenue(self.db)
         self.anomalies = SQLiteAnomalies(self.db)
+        self.webhooks = SQLiteWebhooks(self.db)
 
     async def start(self) -> None:
         await self.db.open()

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import orjson
 import pytest
 
 from resolvers.anomalies import reports
@@ -20,7 +21,9 @@ from resolvers.anomalies.ids import anomaly_id, report_id
 from resolvers.core.services import Services
 from resolvers.jobs.reports import generate
 from resolvers.traces.planner import BatchPlanner
+from resolvers.webhooks import service as webhooks
 from storage.contract import Page
+from storage.contract.webhooks import DeliveryQuery
 from storage.models import Event, Project
 from storage.models.anomalies import Anomaly, AnomalyMetric, Severity
 from storage.sqlite.store import SQLiteStore
@@ -75,9 +78,19 @@ async def test_the_daily_report_sums_up_the_day_against_the_day_before(services:
                                            change_percentage=-42.5))
     await services.store.anomalies.insert_anomaly(anomaly)
 
+    (project,) = await services.store.projects.projects_by_ids([P])
+    hook = await webhooks.create(services, project, {"url": "https://93.184.215.14/hooks", "events": [
+        "report.generated"]})
+
     stored = await generate(services, NOW)
 
     assert sorted(r.kind for r in stored) == ["daily", "weekly"]
+    sent = (await services.store.webhooks.find_deliveries(P, DeliveryQuery(webhook_id=hook.id), Page(limit=10))).items
+    bodies = {orjson.loads(d.body)["data"]["id"]: orjson.loads(d.body) for d in sent}
+    assert sorted(bodies) == sorted(r.id for r in stored) and {d.event for d in sent} == {"report.generated"}
+    announced = bodies[report_id(P, "daily", D)]
+    assert announced["data"]["summary"]["metrics"]["conversions"]["current"] == 23
+    assert announced["data"]["period"] == {"start": "2026-11-22T00:00:00Z", "end": "2026-11-23T00:00:00Z"}
     daily = next(r for r in stored if r.kind == "daily")
     assert daily.id == report_id(P, "daily", D)
     assert (daily.period_start, daily.period_end, daily.title) == (D, D + timedelta(days=1), "Daily report, 2026-11-22")

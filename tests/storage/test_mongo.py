@@ -19,6 +19,7 @@ from storage.mongo.layout import (
     ANOMALIES,
     ANOMALY_RULES,
     CUSTOMERS,
+    DELIVERIES,
     EVENTS,
     GOAL_TYPES,
     GOALS,
@@ -29,6 +30,7 @@ from storage.mongo.layout import (
     REPORTS,
     REVENUES,
     SCHEMA_VERSION,
+    WEBHOOKS,
 )
 from storage.mongo.store import MongoStore
 from tests.mongo_server import MongoServer, OpenStore, new_database_name
@@ -130,11 +132,28 @@ async def test_a_layout_6_database_gains_the_anomaly_collections_and_their_index
     await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 6}})
 
     upgraded = await open_mongo(mongo_server, old.database_name)
-    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 7}
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 8}
     indexes = await upgraded.mongo.db[ANOMALIES].index_information()
     assert indexes["anomalies_by_detected"]["key"] == [("project_id", 1), ("detected_at", 1), ("id", 1)]
     assert await upgraded.anomalies.count_question(P, "2026-04-01", "ann") == 1
     assert len(await upgraded.traces.session_chain(P, "s1")) == 2  # the data from before is still there
+
+
+async def test_a_layout_7_database_gains_the_webhook_collections_and_their_indexes(
+    mongo_server: MongoServer, open_mongo: OpenStore
+) -> None:
+    old = await open_mongo(mongo_server)
+    await old.traces.commit_batch(P, [ev(i) for i in range(2)], BatchPlanner(P))
+    for name in (WEBHOOKS, DELIVERIES):
+        await old.mongo.db.drop_collection(name)  # layout 7 had neither
+    await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 7}})
+
+    upgraded = await open_mongo(mongo_server, old.database_name)
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 8}
+    indexes = await upgraded.mongo.db[DELIVERIES].index_information()
+    assert indexes["deliveries_due"]["key"] == [("status", 1), ("next_attempt_at", 1)]
+    assert await upgraded.webhooks.list_webhooks(P) == []
+    assert len(await upgraded.traces.session_chain(P, "s1")) == 2
 
 
 async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
@@ -153,7 +172,7 @@ async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
 
     upgraded = await open_mongo(mongo_server, old.database_name)
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
-    assert SCHEMA_VERSION == 7
+    assert SCHEMA_VERSION == 8
     (moved,) = await upgraded.traces.session_chain(P, "visitor")
     assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
     kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}

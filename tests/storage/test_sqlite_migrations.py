@@ -195,5 +195,28 @@ async def test_a_version_7_database_gains_anomalies_and_keeps_its_projects(tmp_p
     finally:
         await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (8,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (9,)
+    db.close()
+
+
+async def test_a_version_8_database_gains_webhooks_and_keeps_its_projects(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from storage.models.webhooks import Webhook
+
+    path = write_version_with_a_project(tmp_path / "v8.db", 8)
+    store = SQLiteStore(path)
+    await store.start()
+    try:
+        (old,) = await store.projects.projects_by_ids(["old"])
+        assert old.name == "old-site"
+        at = datetime(2026, 4, 1, tzinfo=UTC)
+        hook = Webhook(project_id="old", id="wh_1", url="https://example.com/h", events=["anomaly.detected"],
+                       secret="s", created_at=at, updated_at=at)
+        assert await store.webhooks.create_webhook(hook, 10)
+        assert await store.webhooks.list_webhooks("old") == [hook]
+    finally:
+        await store.close()
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (9,)
     db.close()

@@ -8,7 +8,8 @@ from graph.rest.ratelimit import Rule
 
 # The seed's budgets per minute. /reports has none documented: it shares /anomalies' 60; anything else under
 # the prefix (its OpenAPI document, unknown paths) the server's default, so every answer carries the headers.
-ROUTE_LIMITS = (("/chat", 10), ("/anomalies", 60), ("/rules", 30), ("/usage", 10), ("/reports", 60))
+ROUTE_LIMITS = (("/chat", 10), ("/anomalies", 60), ("/rules", 30), ("/usage", 10), ("/reports", 60),
+               ("/webhooks", 30))
 
 
 def rate_rules(per_minute: int) -> list[Rule]:

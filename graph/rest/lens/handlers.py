@@ -6,8 +6,9 @@ Authorization: Bearer with an account key (`lga_...`), a project key (`lg_...`) 
 oldest project); without it, the key's own project (an account's oldest, the admin's default). GET /anomalies
 requires it, as the seed says. Lists take `limit` (default 50, at most 1000) and `offset` and answer a
 `pagination` block. Each route group has the seed's per-minute budget, with X-RateLimit-* headers on every
-answer. POST /chat answers from the project's data (resolvers/assistant). Not served yet: the detector,
-webhooks and scheduled reports.
+answer. POST /chat answers from the project's data (resolvers/assistant). /webhooks manages
+the project's webhook endpoints (graph/rest/lens/webhooks.py; the README's Webhooks section). Not served yet:
+scheduled reports.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from graph.rest.lens import handlers
+from graph.rest.lens import handlers, webhooks
 from graph.rest.lens.handlers import DEFAULT_LIMIT, MAX_LIMIT
+from graph.rest.lens.webhooks import DeletedOut, DeliveryOut, WebhookCreatedOut, WebhookOut
 from graph.rest.lens.wire import (
     AcknowledgedOut,
     AnomalyOut,
@@ -27,6 +28,7 @@ from graph.rest.openapi import Example, Operation, Param, Spec
 from resolvers.anomalies.rules import RuleIn, RulePatch
 from resolvers.anomalies.service import DismissIn, NoteIn
 from resolvers.assistant.service import ChatIn
+from resolvers.webhooks.service import WebhookIn, WebhookPatch
 
 Limit = Annotated[int, Field(ge=1)]
 Offset = Annotated[int, Field(ge=0)]
@@ -42,6 +44,15 @@ GOOD_RULE = {"name": "High-Value Orders Drop", "metric": {"type": "count", "even
              "filters": [{"field": "amount", "operator": "greater_than", "value": 500}]},
              "comparison": {"type": "vs_previous_7_days"}, "threshold": {"direction": "decrease", "percentage": 30},
              "alert": {"severity": "high", "cooldown_hours": 8, "channels": ["email", "slack"]}}
+class RedeliverIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account_id: str | None = None
+
+
+WEBHOOK = Param("webhook_id", "path", "The webhook's id (wh_...)")
+NO_WEBHOOK = {404: "No such webhook in this account"}
+GOOD_WEBHOOK = {"url": "https://93.184.215.14/lens-hooks", "events": ["anomaly.detected", "anomaly.resolved"],
+                "description": "on-call pager"}
 
 OPERATIONS = (
     Operation("POST", "/chat", handlers.chat, "Send a question to the AI assistant: answered from the account's data",
@@ -104,6 +115,48 @@ OPERATIONS = (
     Operation("GET", "/reports", handlers.list_reports, "List generated reports, newest period first",
               {200: (envelope("ReportListOut", list[ReportOut], paginated=True), "One page and the total")},
               params=(ACCOUNT, *PAGE), examples=(Example("all", 200),)),
+    Operation("GET", "/webhooks", webhooks.list_webhooks, "List the account's webhook endpoints, oldest first",
+              {200: (envelope("WebhookListOut", list[WebhookOut]), "The endpoints (their secrets are not shown)")},
+              params=(ACCOUNT,), examples=(Example("all", 200),)),
+    Operation("POST", "/webhooks", webhooks.create_webhook,
+              "Create a webhook endpoint for some of anomaly.detected, anomaly.resolved, report.generated and "
+              "question.answered; the answer shows its signing secret, once",
+              {201: (envelope("WebhookCreateOut", WebhookCreatedOut), "The endpoint and its secret")},
+              body=WebhookIn, errors={415: "The body is not application/json"},
+              description="The URL must be http(s) and reach a public address (private, loopback and link-local "
+                          "ones are refused unless the server allows them); a project has at most "
+                          "LENSGRAPH_WEBHOOKS_PER_PROJECT endpoints.",
+              examples=(Example("created", 201, body=GOOD_WEBHOOK),
+                        Example("loopback", 400, body={**GOOD_WEBHOOK, "url": "http://127.0.0.1:8080/hook"}),
+                        Example("metadata", 400, body={**GOOD_WEBHOOK, "url": "http://169.254.169.254/latest"}),
+                        Example("unknown_event", 400, body={**GOOD_WEBHOOK, "events": ["anomaly.exploded"]}),
+                        Example("not_http", 400, body={**GOOD_WEBHOOK, "url": "ftp://example.com/x"}))),
+    Operation("GET", "/webhooks/{webhook_id}", webhooks.get_webhook, "Get a webhook endpoint",
+              {200: (envelope("WebhookDetailOut", WebhookOut), "The endpoint")}, params=(WEBHOOK, ACCOUNT),
+              errors=NO_WEBHOOK, examples=(Example("missing", 404, path={"webhook_id": "wh_missing"}),)),
+    Operation("PATCH", "/webhooks/{webhook_id}", webhooks.update_webhook,
+              "Change a webhook endpoint: its URL, events, description, or enable or disable it",
+              {200: (envelope("WebhookUpdateOut", WebhookOut), "The changed endpoint")}, body=WebhookPatch,
+              params=(WEBHOOK,), errors={**NO_WEBHOOK, 415: "The body is not application/json"},
+              examples=(Example("missing", 404, path={"webhook_id": "wh_missing"}, body={"enabled": False}),
+                        Example("bad_url", 400, path={"webhook_id": "wh_missing"}, body={"url": "not a url"}))),
+    Operation("DELETE", "/webhooks/{webhook_id}", webhooks.delete_webhook,
+              "Delete a webhook endpoint and its delivery records",
+              {200: (envelope("WebhookDeleteOut", DeletedOut), "Deleted")}, params=(WEBHOOK, ACCOUNT),
+              errors=NO_WEBHOOK, examples=(Example("missing", 404, path={"webhook_id": "wh_missing"}),)),
+    Operation("GET", "/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries,
+              "List an endpoint's deliveries, newest first, with every attempt",
+              {200: (envelope("DeliveryListOut", list[DeliveryOut], paginated=True), "One page and the total")},
+              params=(WEBHOOK, ACCOUNT, Param("status", "query", "pending, delivered or failed (comma-separated)"),
+                      *PAGE),
+              errors=NO_WEBHOOK, examples=(Example("missing", 404, path={"webhook_id": "wh_missing"}),)),
+    Operation("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/redeliver", webhooks.redeliver,
+              "Send a delivered or failed delivery again (the same event id and body), due now",
+              {200: (envelope("RedeliverOut", DeliveryOut), "The delivery, pending again")},
+              body=RedeliverIn, params=(WEBHOOK, Param("delivery_id", "path", "The delivery's id (whd_...)")),
+              errors={404: "No such webhook or delivery in this account", 409: "The delivery is pending already",
+                      415: "The body is not application/json"},
+              examples=(Example("missing", 404, path={"webhook_id": "wh_missing", "delivery_id": "whd_missing"}),)),
     Operation("GET", "/usage", handlers.get_usage, "Get the assistant's question usage this month",
               {200: (envelope("UsageDetailOut", UsageOut), "This calendar month's questions (UTC)")},
               params=(ACCOUNT,), examples=(Example("month", 200),)),

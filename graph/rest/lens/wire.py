@@ -8,8 +8,8 @@ other failure takes the same shape with a code named for its status, and a 400 l
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
-from typing import Any, Literal, NotRequired
+from datetime import date
+from typing import Any, Literal, NotRequired, cast
 
 import orjson
 from aiohttp import web
@@ -17,6 +17,7 @@ from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict
 
 from graph.rest.http import Handler, json_response
+from resolvers.anomalies import present
 from resolvers.anomalies.metrics import OPERATORS
 from resolvers.anomalies.service import RuleView, Usage
 from resolvers.assistant.questions import Unanswerable
@@ -33,8 +34,7 @@ RATE_LIMITED = "Too many requests to LENS API"  # the seed's message, word for w
 OPERATOR_NAMES = {engine: seed for seed, engine in reversed(OPERATORS.items()) if seed != engine}
 
 
-def when(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+when = present.when
 
 
 # -- errors ---------------------------------------------------------------------------------------------------
@@ -234,9 +234,7 @@ class DismissedOut(TypedDict):
 
 
 def _summary(a: Anomaly) -> MetricSummaryOut:
-    m = a.metric
-    return {"name": m.name, "current_value": m.current_value, "baseline_value": m.baseline_value,
-            "change_percentage": m.change_percentage}
+    return cast(MetricSummaryOut, present.metric_summary(a))
 
 
 def anomaly_summary(a: Anomaly) -> AnomalySummaryOut:
@@ -246,18 +244,8 @@ def anomaly_summary(a: Anomaly) -> AnomalySummaryOut:
 
 
 def anomaly_detail(a: Anomaly) -> AnomalyOut:
-    return {
-        "id": a.id, "rule_id": a.rule_id, "rule_name": a.rule_name, "severity": a.severity.value,
-        "status": a.status.value, "detected_at": when(a.detected_at) or "",
-        "metric": {**_summary(a), "time_series": [{"date": p.date, "value": p.value} for p in a.metric.time_series]},
-        "segments": {dim: {k: {"current": s.current, "baseline": s.baseline, "change": s.change}
-                           for k, s in values.items()} for dim, values in a.segments.items()},
-        "ai_analysis": a.ai_analysis, "recommended_actions": a.recommended_actions,
-        "acknowledged_at": when(a.acknowledged_at), "acknowledged_by": a.acknowledged_by,
-        "note": a.acknowledge_note, "dismissed_at": when(a.dismissed_at), "dismissed_by": a.dismissed_by,
-        "dismiss_reason": a.dismiss_reason.value if a.dismiss_reason else None, "dismiss_note": a.dismiss_note,
-        "resolved_at": when(a.resolved_at),
-    }
+    """resolvers/anomalies/present.py's, which the anomaly webhooks send too."""
+    return cast(AnomalyOut, present.anomaly_detail(a))
 
 
 def acknowledged(a: Anomaly) -> AcknowledgedOut:
@@ -412,9 +400,7 @@ class ReportOut(TypedDict):
 
 
 def report_json(r: Report) -> ReportOut:
-    return {"id": r.id, "type": r.kind, "title": r.title,
-            "period": {"start": when(r.period_start) or "", "end": when(r.period_end) or ""},
-            "generated_at": when(r.generated_at) or "", "summary": r.summary}
+    return cast(ReportOut, present.report_detail(r))
 
 
 @with_config(CLOSED)

@@ -1,0 +1,1 @@
+"""Webhooks: per-project endpoints, signed deliveries of LENS events, retried until delivered."""

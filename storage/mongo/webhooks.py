@@ -1,0 +1,130 @@
+"""Webhook endpoints and deliveries on MongoDB (layout 8). Documents hold the models' fields as they are
+(_id {p: project, i: id}), so a delivery's derived id makes emitting an event twice a duplicate key. A claim
+leases one delivery at a time with find_one_and_update on its due, unleased state: atomic per document on
+every topology, so two processes never hold the same delivery."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from storage.contract import Page, PageResult
+from storage.contract.webhooks import DeliveryQuery
+from storage.models.webhooks import Delivery, DeliveryStatus, Webhook
+from storage.mongo.client import Mongo
+from storage.mongo.faults import translated
+from storage.mongo.layout import DELIVERIES, NO_ID, WEBHOOKS, doc_id
+
+DUPLICATE_KEY = 11000
+
+
+def _webhook_doc(w: Webhook) -> dict[str, Any]:
+    return {"_id": doc_id(w.project_id, w.id), **w.model_dump()}
+
+
+def _delivery_doc(d: Delivery) -> dict[str, Any]:
+    return {"_id": doc_id(d.project_id, d.id), **d.model_dump(mode="python"), "status": d.status.value}
+
+
+def _match(project_id: str, query: DeliveryQuery) -> dict[str, Any]:
+    match: dict[str, Any] = {"project_id": project_id}
+    if query.webhook_id is not None:
+        match["webhook_id"] = query.webhook_id
+    if query.event_id is not None:
+        match["event_id"] = query.event_id
+    if query.statuses:
+        match["status"] = {"$in": list(query.statuses)}
+    return match
+
+
+@translated
+class MongoWebhooks:
+    def __init__(self, mongo: Mongo) -> None:
+        self.m = mongo
+
+    def _c(self, name: str) -> Any:
+        return self.m.db[name]
+
+    # -- endpoints
+
+    async def create_webhook(self, webhook: Webhook, max_per_project: int) -> bool:
+        # Counted, then inserted: two creations racing at the limit may pass it by one.
+        if await self._c(WEBHOOKS).count_documents({"project_id": webhook.project_id}) >= max_per_project:
+            return False
+        await self._c(WEBHOOKS).insert_one(_webhook_doc(webhook))
+        return True
+
+    async def webhook_by_id(self, project_id: str, webhook_id: str) -> Webhook | None:
+        doc = await self._c(WEBHOOKS).find_one({"_id": doc_id(project_id, webhook_id)}, NO_ID)
+        return None if doc is None else Webhook.model_validate(doc)
+
+    async def list_webhooks(self, project_id: str) -> list[Webhook]:
+        cursor = self._c(WEBHOOKS).find({"project_id": project_id}, NO_ID).sort([("created_at", 1), ("id", 1)])
+        return [Webhook.model_validate(d) for d in await cursor.to_list(None)]
+
+    async def update_webhook(self, webhook: Webhook) -> bool:
+        result = await self._c(WEBHOOKS).replace_one({"_id": doc_id(webhook.project_id, webhook.id)},
+                                                     _webhook_doc(webhook))
+        return result.matched_count > 0
+
+    async def delete_webhook(self, project_id: str, webhook_id: str) -> bool:
+        result = await self._c(WEBHOOKS).delete_one({"_id": doc_id(project_id, webhook_id)})
+        await self._c(DELIVERIES).delete_many({"project_id": project_id, "webhook_id": webhook_id})
+        return result.deleted_count > 0
+
+    # -- deliveries
+
+    async def insert_deliveries(self, deliveries: Sequence[Delivery]) -> int:
+        if not deliveries:
+            return 0
+        try:
+            result = await self._c(DELIVERIES).insert_many([_delivery_doc(d) for d in deliveries], ordered=False)
+            return len(result.inserted_ids)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return int(exc.details.get("nInserted", 0))
+        except DuplicateKeyError:
+            return 0
+
+    async def delivery_by_id(self, project_id: str, delivery_id: str) -> Delivery | None:
+        doc = await self._c(DELIVERIES).find_one({"_id": doc_id(project_id, delivery_id)}, NO_ID)
+        return None if doc is None else Delivery.model_validate(doc)
+
+    async def find_deliveries(self, project_id: str, query: DeliveryQuery, page: Page) -> PageResult[Delivery]:
+        match = _match(project_id, query)
+        cursor = (self._c(DELIVERIES).find(match, NO_ID).sort([("created_at", DESCENDING), ("id", DESCENDING)])
+                  .skip(page.offset).limit(page.limit + 1))
+        items = [Delivery.model_validate(d) for d in await cursor.to_list(None)]
+        total = await self._c(DELIVERIES).count_documents(match) if page.count_total else -1
+        return PageResult(items=items[: page.limit], total=total, has_more=len(items) > page.limit)
+
+    async def claim_due(self, now: datetime, owner: str, locked_until: datetime, limit: int) -> list[Delivery]:
+        due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now},
+               "$or": [{"locked_until": None}, {"locked_until": {"$lte": now}}]}
+        out: list[Delivery] = []
+        for _ in range(limit):
+            doc = await self._c(DELIVERIES).find_one_and_update(
+                due, {"$set": {"locked_until": locked_until, "lease_owner": owner}},
+                sort=[("next_attempt_at", ASCENDING)], projection=NO_ID, return_document=ReturnDocument.AFTER)
+            if doc is None:
+                break
+            out.append(Delivery.model_validate(doc))
+        return out
+
+    async def finish_attempt(self, delivery: Delivery, owner: str) -> bool:
+        done = delivery.model_copy(update={"locked_until": None, "lease_owner": None})
+        result = await self._c(DELIVERIES).replace_one(
+            {"_id": doc_id(delivery.project_id, delivery.id), "lease_owner": owner}, _delivery_doc(done))
+        return result.matched_count > 0
+
+    async def requeue_delivery(self, delivery: Delivery, expected: DeliveryStatus) -> bool:
+        d = delivery.model_copy(update={"locked_until": None, "lease_owner": None})
+        result = await self._c(DELIVERIES).replace_one(
+            {"_id": doc_id(d.project_id, d.id), "status": expected.value}, _delivery_doc(d))
+        return result.matched_count > 0
