@@ -278,7 +278,7 @@ async def test_the_detector_sends_anomaly_detected_then_resolved(make_api: ApiFa
     assert body["data"]["rule_id"] == RULE and body["data"]["metric"]["change_percentage"] == -42.5
     # The planted drop was on mobile (20% -> 5%), and the anomaly names it first.
     device = body["data"]["segments"]["device"]
-    assert list(device)[0] == "mobile" and device["mobile"] == {"current": 0.05, "baseline": 0.2, "change": -75.0}
+    assert next(iter(device)) == "mobile" and device["mobile"] == {"current": 0.05, "baseline": 0.2, "change": -75.0}
     assert "mobile" in body["data"]["ai_analysis"]
 
     assert (await detect(services, NOW + timedelta(minutes=20))).detected == []  # the same window: no new event

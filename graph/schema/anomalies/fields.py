@@ -8,9 +8,7 @@ messages (their paths spelled in camelCase under input.).
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.scalars import JSON
@@ -26,26 +24,10 @@ from graph.schema.anomalies.types import (
 )
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
+from graph.schema.project_ref import ProjectRef, project_for, spelled
 from resolvers.anomalies import service
-from resolvers.core.errors import InputError, Problem
 from storage.contract import Page
-from storage.models import Project
 from storage.timeutil import now_ms
-
-T = TypeVar("T")
-ProjectRef = Annotated[str | None, strawberry.argument(
-    description="A project id or name (seed 001's account_id); default the key's own project.")]
-
-
-def _camel(path: str) -> str:
-    return re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), path)
-
-
-async def _spelled(work: Awaitable[T], prefix: str = "") -> T:
-    try:
-        return await work
-    except InputError as error:
-        raise InputError([Problem(prefix + _camel(p.path), p.message) for p in error.problems]) from None
 
 
 def _plain(value: Any) -> Any:
@@ -56,10 +38,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list):
         return [_plain(v) for v in value]
     return value
-
-
-async def project_for(info: Info[Context, None], ref: str | None) -> Project:
-    return await _spelled(service.project_for(info.context.services, info.context.principal, ref))
 
 
 @strawberry.input
@@ -151,7 +129,7 @@ class AnomalyQuery:
             raise bad_input("offset", "must be 0 or more")
         found_project = await project_for(info, project)
         f = filter or AnomalyFilter()
-        query = await _spelled(_query(f), "filter.")
+        query = await spelled(_query(f), "filter.")
         found = await service.list_anomalies(info.context.services, found_project, query, Page(first, offset))
         return AnomalyPage(nodes=[AnomalyType(doc=a) for a in found.items], total_count=found.total,
                            has_next_page=found.has_more)
@@ -188,7 +166,7 @@ class AnomalyMutation:
                                   project: ProjectRef = None) -> AnomalyType:
         ctx = info.context
         found = await project_for(info, project)
-        return AnomalyType(doc=await _spelled(service.acknowledge(ctx.services, found, str(id),
+        return AnomalyType(doc=await spelled(service.acknowledge(ctx.services, found, str(id),
                                                                   service.actor(ctx.principal), note)))
 
     @strawberry.mutation(description="Dismisses an open or acknowledged anomaly; the reason other needs a note.")
@@ -196,7 +174,7 @@ class AnomalyMutation:
                               note: str | None = None, project: ProjectRef = None) -> AnomalyType:
         ctx = info.context
         found = await project_for(info, project)
-        return AnomalyType(doc=await _spelled(service.dismiss(ctx.services, found, str(id),
+        return AnomalyType(doc=await spelled(service.dismiss(ctx.services, found, str(id),
                                                               service.actor(ctx.principal), reason.value, note)))
 
     @strawberry.mutation(description="A custom rule on any metric the analytics engine computes.")
@@ -204,7 +182,7 @@ class AnomalyMutation:
                                   project: ProjectRef = None) -> AnomalyRule:
         ctx = info.context
         found = await project_for(info, project)
-        created = await _spelled(service.create_rule(ctx.services, found, _body(input)), "input.")
+        created = await spelled(service.create_rule(ctx.services, found, _body(input)), "input.")
         return AnomalyRule(view=service.RuleView(created, None, 0))
 
     @strawberry.mutation(description="Enables or disables a rule, or changes its threshold, alert or comparison.")
@@ -212,5 +190,5 @@ class AnomalyMutation:
                                   project: ProjectRef = None) -> AnomalyRule:
         ctx = info.context
         found = await project_for(info, project)
-        return AnomalyRule(view=await _spelled(service.update_rule(ctx.services, found, str(id), _body(input)),
+        return AnomalyRule(view=await spelled(service.update_rule(ctx.services, found, str(id), _body(input)),
                                                "input."))

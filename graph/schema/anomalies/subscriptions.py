@@ -7,10 +7,10 @@ from collections.abc import AsyncGenerator
 import strawberry
 from strawberry.types import Info
 
-from graph.schema.anomalies.fields import ProjectRef, project_for
 from graph.schema.anomalies.types import Anomaly, AnomalySeverity
 from graph.schema.context import Context
 from graph.schema.errors import overflow_error
+from graph.schema.project_ref import ProjectRef, project_for
 from resolvers.live.bus import SubscriberOverflow
 from storage.models import anomalies as models
 

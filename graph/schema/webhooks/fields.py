@@ -3,15 +3,14 @@ project id or name (seed 001's account_id); another tenant's webhook is not foun
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Any
 
 import strawberry
 from strawberry.types import Info
 
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
+from graph.schema.project_ref import ProjectRef, project_for, spelled
 from graph.schema.webhooks.types import (
     CreatedWebhook,
     DeliveryStatus,
@@ -20,29 +19,8 @@ from graph.schema.webhooks.types import (
     WebhookDeliveryPage,
     WebhookEvent,
 )
-from resolvers.anomalies.service import project_for
-from resolvers.core.errors import InputError, Problem
 from resolvers.webhooks import service
 from storage.contract import Page
-from storage.models import Project
-
-T = TypeVar("T")
-ProjectRef = Annotated[str | None, strawberry.argument(
-    description="A project id or name (seed 001's account_id); default the key's own project.")]
-
-
-async def _spelled(work: Awaitable[T], prefix: str = "") -> T:
-    """Input errors with their paths in camelCase, under the argument they came in."""
-    try:
-        return await work
-    except InputError as error:
-        camel = [Problem(prefix + re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), p.path), p.message)
-                 for p in error.problems]
-        raise InputError(camel) from None
-
-
-async def _project(info: Info[Context, None], ref: str | None) -> Project:
-    return await _spelled(project_for(info.context.services, info.context.principal, ref))
 
 
 @strawberry.input
@@ -75,12 +53,12 @@ def _body(input: Any) -> dict[str, Any]:
 class WebhookQuery:
     @strawberry.field(description="The project's webhook endpoints, oldest first (secrets are never shown again).")
     async def webhooks(self, info: Info[Context, None], project: ProjectRef = None) -> list[Webhook]:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return [Webhook(doc=w) for w in await service.list_webhooks(info.context.services, found)]
 
     @strawberry.field
     async def webhook(self, info: Info[Context, None], id: strawberry.ID, project: ProjectRef = None) -> Webhook:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return Webhook(doc=await service.get(info.context.services, found, str(id)))
 
     @strawberry.field(description="Deliveries newest first, with every attempt; of one webhook, or of all.")
@@ -91,9 +69,9 @@ class WebhookQuery:
             raise bad_input("first", f"must be between 0 and {info.context.max_page}")
         if offset < 0:
             raise bad_input("offset", "must be 0 or more")
-        found = await _project(info, project)
+        found = await project_for(info, project)
         statuses = ",".join(s.value for s in status) if status else None
-        page = await _spelled(service.deliveries(info.context.services, found,
+        page = await spelled(service.deliveries(info.context.services, found,
                                                  None if webhook_id is None else str(webhook_id), statuses,
                                                  Page(first, offset)))
         return WebhookDeliveryPage(nodes=[WebhookDelivery(doc=d) for d in page.items], total_count=page.total,
@@ -106,20 +84,20 @@ class WebhookMutation:
                                      "The URL must be http(s) and reach a public address.")
     async def create_webhook(self, info: Info[Context, None], input: CreateWebhookInput,
                              project: ProjectRef = None) -> CreatedWebhook:
-        found = await _project(info, project)
-        created = await _spelled(service.create(info.context.services, found, _body(input)), "input.")
+        found = await project_for(info, project)
+        created = await spelled(service.create(info.context.services, found, _body(input)), "input.")
         return CreatedWebhook(webhook=Webhook(doc=created), secret=created.secret)
 
     @strawberry.mutation(description="Changes a webhook's URL, events or description, or enables or disables it.")
     async def update_webhook(self, info: Info[Context, None], id: strawberry.ID, input: UpdateWebhookInput,
                              project: ProjectRef = None) -> Webhook:
-        found = await _project(info, project)
-        return Webhook(doc=await _spelled(service.update(info.context.services, found, str(id), _body(input)),
+        found = await project_for(info, project)
+        return Webhook(doc=await spelled(service.update(info.context.services, found, str(id), _body(input)),
                                           "input."))
 
     @strawberry.mutation(description="Deletes a webhook and its delivery records; true when it was there.")
     async def delete_webhook(self, info: Info[Context, None], id: strawberry.ID, project: ProjectRef = None) -> bool:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         await service.delete(info.context.services, found, str(id))
         return True
 
@@ -127,5 +105,5 @@ class WebhookMutation:
                                      "pending one is a CONFLICT.")
     async def redeliver_webhook_delivery(self, info: Info[Context, None], id: strawberry.ID,
                                          project: ProjectRef = None) -> WebhookDelivery:
-        found = await _project(info, project)
+        found = await project_for(info, project)
         return WebhookDelivery(doc=await service.redeliver(info.context.services, found, None, str(id)))
