@@ -8,6 +8,7 @@ stored event read back 1 ms off and its hash chain fail verification.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import overload
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,3 +51,15 @@ def now_ms() -> datetime:
 def iso_ms(value: datetime) -> str:
     """2026-02-08T10:00:00.000Z, the seeds' wire form."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    """'2026-02-08T10:00:00' for a whole second since the epoch: the events of a trace share a few."""
+    return iso_ms(EPOCH + timedelta(seconds=second))[:19]
+
+
+def iso_of_ms(value: int) -> str:
+    """iso_ms(from_ms(value)), without a datetime per call: reads format thousands of times."""
+    second, milli = divmod(value, 1000)
+    return f"{_iso_second(second)}.{milli:03d}Z"

@@ -9,9 +9,10 @@ import orjson
 
 from storage.models import Agent, Event, Session, SessionStatus
 from storage.models.construct import from_stored
+from storage.models.records import EventRecord
 from storage.models.traces import PRODUCT_FIELDS
 from storage.search import search_text
-from storage.timeutil import from_ms, to_ms
+from storage.timeutil import from_ms, iso_of_ms, to_ms
 
 EVENT_COLUMNS = (
     "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
@@ -32,6 +33,11 @@ SESSION_COLUMNS = (
     " cost_nanos, processing_ms, chain_head, chain_seq, kind, user_id, entry_path, exit_path"
 )
 AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
+# An EventRecord's fields, in its order (ts gives both ts_ms and time).
+RECORD_COLUMNS = (
+    "id, session_id, agent_id, user_id, type, severity, ts, seq, model, tokens_in, tokens_out, duration_ms,"
+    " payload, metadata, prev_hash, hash"
+)
 
 
 # Rows come from our own writes: nothing is validated again on every read (models/construct.py).
@@ -59,6 +65,14 @@ def _event(row: Sequence[Any]) -> Event:
         position=row[19],
         **dict(zip(PRODUCT_FIELDS, row[20:_PRODUCT_END], strict=True)),
     ))
+
+
+def _record(row: Sequence[Any]) -> EventRecord:
+    ts = row[6]
+    return EventRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], ts, iso_of_ms(ts), row[7], row[8], row[9], row[10], row[11],
+        orjson.loads(row[12]), orjson.loads(row[13]), row[14], row[15],
+    )
 
 
 def _session(row: Sequence[Any]) -> Session:

@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
+from storage.models.records import EventRecord
 from storage.sqlite.database import Database
 from storage.sqlite.query import (
     _chunks,
@@ -17,7 +18,16 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
-from storage.sqlite.rows import AGENT_COLUMNS, EVENT_COLUMNS, SESSION_COLUMNS, _agent, _event, _session
+from storage.sqlite.rows import (
+    AGENT_COLUMNS,
+    EVENT_COLUMNS,
+    RECORD_COLUMNS,
+    SESSION_COLUMNS,
+    _agent,
+    _event,
+    _record,
+    _session,
+)
 from storage.timeutil import to_ms
 
 
@@ -86,16 +96,22 @@ class TraceReads:
         return PageResult(items=items, total=total, has_more=len(rows) > page.limit)
 
     async def find_events(self, project_id: str, query: EventQuery, page: Page) -> PageResult[Event]:
+        return await self._events(project_id, query, page, EVENT_COLUMNS, _event)
+
+    async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]:
+        return await self._events(project_id, query, page, RECORD_COLUMNS, _record)
+
+    async def _events(self, project_id: str, query: EventQuery, page: Page, columns: str, make: Any) -> PageResult[Any]:
         where, args = _event_where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._page(
-            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e",
+            f"SELECT {_prefixed(columns, 'e')} FROM events e",
             where,
             args,
             _event_after(page),
             f"e.ts {direction}, e.session_id {direction}, e.seq {direction}",
             page,
-            _event,
+            make,
         )
 
     async def find_sessions(self, project_id: str, query: SessionQuery, page: Page) -> PageResult[Session]:
@@ -238,3 +254,10 @@ class TraceReads:
             (project_id, session_id),
         )
         return [_event(row) for row in rows]
+
+    async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]:
+        rows = await self.db.fetch(
+            f"SELECT {RECORD_COLUMNS} FROM events WHERE project_id = ? AND session_id = ? ORDER BY seq",
+            (project_id, session_id),
+        )
+        return [_record(row) for row in rows]
