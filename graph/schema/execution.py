@@ -24,8 +24,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from graphql import GraphQLObjectType
 from graphql.pyutils import RefMap
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.schema.fast_fields import MISS, leaf_value
 
 # Memos graphql-core keeps on the executor and shares with its shallow copies (name, empty value).
 PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
@@ -37,6 +40,19 @@ PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
 
 
 class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
+    def execute_field(
+        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
+    ) -> Any:
+        # Scalar fields that are plain attributes skip graphql-core's per-field work (fast_fields.py).
+        if not self.middleware_manager:
+            first = field_details_list[0].node
+            field = parent_type.fields.get(first.name.value)
+            if field is not None and not first.arguments:
+                value = leaf_value(field, source)
+                if value is not MISS:
+                    return value
+        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+
     def build_per_event_executor(self, payload: Any) -> LensGraphExecutor:
         executor = super().build_per_event_executor(payload)
         for name, empty in PER_EXECUTION_MEMOS:
