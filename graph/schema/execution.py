@@ -43,8 +43,10 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
     def execute_field(
         self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
     ) -> Any:
-        # Scalar fields that are plain attributes skip graphql-core's per-field work (fast_fields.py).
-        if not self.middleware_manager:
+        # Scalar fields that are plain attributes skip graphql-core's per-field work (fast_fields.py),
+        # unless a schema extension wraps resolvers (strawberry always passes a manager, most often empty).
+        manager = self.middleware_manager
+        if manager is None or not manager.middlewares:
             first = field_details_list[0].node
             field = parent_type.fields.get(first.name.value)
             if field is not None and not first.arguments:
