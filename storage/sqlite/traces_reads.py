@@ -173,12 +173,19 @@ class TraceReads:
                     out[key].total = count
             after_sql, after_args = after
             clause_page = clause + (f" AND {after_sql}" if after_sql else "")
-            rows = await self.db.fetch(
-                f"SELECT * FROM (SELECT {_prefixed(columns, alias)},"
-                f" ROW_NUMBER() OVER (PARTITION BY {alias}.{group_column} ORDER BY {order}) AS rn"
-                f" FROM {table} {alias} WHERE {clause_page}) WHERE rn > ? AND rn <= ? ORDER BY rn",
-                [*args, *chunk, *after_args, page.offset, page.offset + page.limit + 1],
-            )
+            if len(chunk) == 1:  # one group (a session's events): its page, without the window function's sort
+                rows = await self.db.fetch(
+                    f"SELECT {_prefixed(columns, alias)} FROM {table} {alias} WHERE {clause_page}"
+                    f" ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*args, *chunk, *after_args, page.limit + 1, page.offset],
+                )
+            else:
+                rows = await self.db.fetch(
+                    f"SELECT * FROM (SELECT {_prefixed(columns, alias)},"
+                    f" ROW_NUMBER() OVER (PARTITION BY {alias}.{group_column} ORDER BY {order}) AS rn"
+                    f" FROM {table} {alias} WHERE {clause_page}) WHERE rn > ? AND rn <= ? ORDER BY rn",
+                    [*args, *chunk, *after_args, page.offset, page.offset + page.limit + 1],
+                )
             group_index = [c.strip() for c in columns.split(",")].index(group_column)
             for row in rows:
                 result = out[row[group_index]]
