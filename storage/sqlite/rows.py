@@ -40,31 +40,22 @@ RECORD_COLUMNS = (
 )
 
 
+# The Event fields EVENT_COLUMNS gives, in its order (ts is the timestamp, the rowid the position).
+_EVENT_FIELDS = (
+    "project_id", "id", "session_id", "agent_id", "type", "severity", "timestamp", "received_at", "seq", "call_id",
+    "model", "tokens_in", "tokens_out", "duration_ms", "cost_nanos", "payload", "metadata", "prev_hash", "hash",
+    "position", *PRODUCT_FIELDS,
+)
+
+
 # Rows come from our own writes: nothing is validated again on every read (models/construct.py).
 def _event(row: Sequence[Any]) -> Event:
-    return from_stored(Event, dict(
-        project_id=row[0],
-        id=row[1],
-        session_id=row[2],
-        agent_id=row[3],
-        type=row[4],
-        severity=row[5],
-        timestamp=from_ms(row[6]),
-        received_at=from_ms(row[7]),
-        seq=row[8],
-        call_id=row[9],
-        model=row[10],
-        tokens_in=row[11],
-        tokens_out=row[12],
-        duration_ms=row[13],
-        cost_nanos=row[14],
-        payload=orjson.loads(row[15]),
-        metadata=orjson.loads(row[16]),
-        prev_hash=row[17],
-        hash=row[18],
-        position=row[19],
-        **dict(zip(PRODUCT_FIELDS, row[20:_PRODUCT_END], strict=True)),
-    ))
+    values = dict(zip(_EVENT_FIELDS, row, strict=False))  # a grouped read's extra row number falls off the end
+    values["timestamp"] = from_ms(row[6])
+    values["received_at"] = from_ms(row[7])
+    values["payload"] = orjson.loads(row[15])
+    values["metadata"] = orjson.loads(row[16])
+    return from_stored(Event, values)
 
 
 def _record(row: Sequence[Any]) -> EventRecord:
