@@ -24,8 +24,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql import GraphQLObjectType
-from graphql.pyutils import RefMap
+from graphql import GraphQLObjectType, Undefined
+from graphql.pyutils import Path, RefMap, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from graph.schema.fast_fields import MISS, leaf_value
@@ -40,20 +40,58 @@ PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
 
 
 class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
-    def execute_field(
-        self, parent_type: GraphQLObjectType, source: Any, field_details_list: Any, path: Any, position_context: Any
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
     ) -> Any:
-        # Scalar fields that are plain attributes skip graphql-core's per-field work (fast_fields.py),
-        # unless a schema extension wraps resolvers (strawberry always passes a manager, most often empty).
+        """graphql-core's execute_fields, with scalar fields that are plain attributes read and serialized
+        directly (fast_fields.py): no Path, no GraphQLResolveInfo, no complete_value for them. The rest is
+        graphql-core's code: fields in order, awaitables gathered, settled in the background on an error."""
         manager = self.middleware_manager
-        if manager is None or not manager.middlewares:
-            first = field_details_list[0].node
-            field = parent_type.fields.get(first.name.value)
-            if field is not None and not first.arguments:
-                value = leaf_value(field, source)
-                if value is not MISS:
-                    return value
-        return super().execute_field(parent_type, source, field_details_list, path, position_context)
+        if manager is not None and manager.middlewares:  # an extension wraps every resolver: no shortcuts
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        fields = parent_type.fields
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                field = fields.get(node.name.value)
+                if field is not None and not node.arguments:
+                    value = leaf_value(field, source_value)
+                    if value is not MISS:
+                        results[response_name] = value
+                        continue
+                result = self.execute_field(
+                    parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name),
+                    position_context,
+                )
+                if result is not Undefined:
+                    results[response_name] = result
+                    if is_awaitable(result):
+                        awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
 
     def build_per_event_executor(self, payload: Any) -> LensGraphExecutor:
         executor = super().build_per_event_executor(payload)
