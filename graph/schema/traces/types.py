@@ -20,6 +20,7 @@ from graph.schema.analytics.money import Earnings, MoneyTotal
 from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
+from graph.schema.fast_fields import MISS
 from graph.schema.loaders import ChildrenKey, EarningsKey
 from graph.schema.traces.inputs import (
     EventFilter,
@@ -124,10 +125,29 @@ class Event:
             prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
         )
 
+    def known_field(self, name: str) -> Any:
+        """session, parent or children when this event can answer without a store call, else MISS. The
+        resolvers below answer this first; the executor reads it directly (graph/schema/fast_fields.py)."""
+        if name == "session":
+            return MISS if self.known_session is None else self.known_session
+        if name == "parent":
+            call_type = RESULT_TYPES.get(self.doc.type)
+            if call_type is None or not self.doc.call_id:
+                return None
+            if self.calls is not None:
+                return next(iter(self.calls.related(self.doc.call_id, lambda t: t == call_type)), None)
+        elif name == "children":
+            result_types = CALL_TYPES.get(self.doc.type)
+            if result_types is None or not self.doc.call_id:
+                return []
+            if self.calls is not None:
+                return self.calls.related(self.doc.call_id, lambda t: t in result_types)
+        return MISS
+
     @strawberry.field
     def session(self, info: Info[Context, None]) -> Session | None:
-        if self.known_session is not None:
-            return self.known_session
+        if (known := self.known_field("session")) is not MISS:
+            return known
         return _session_of(info.context.loaders.session.load(self.doc.session_id))  # type: ignore[return-value]
 
     @strawberry.field
@@ -136,20 +156,16 @@ class Event:
 
     @strawberry.field(description="The call this event answers (a tool or LLM call with the same callId).")
     def parent(self, info: Info[Context, None]) -> Event | None:
-        call_type = RESULT_TYPES.get(self.doc.type)
-        if call_type is None or not self.doc.call_id:
-            return None
-        if self.calls is not None:
-            return next(iter(self.calls.related(self.doc.call_id, lambda t: t == call_type)), None)
+        if (known := self.known_field("parent")) is not MISS:
+            return known
+        call_type = RESULT_TYPES[self.doc.type]
         return self._related(info, lambda e: e.type == call_type, first=True)  # type: ignore[return-value]
 
     @strawberry.field(description="The responses and errors answering this call, by callId.")
     def children(self, info: Info[Context, None]) -> list[Event]:
-        result_types = CALL_TYPES.get(self.doc.type)
-        if result_types is None or not self.doc.call_id:
-            return []
-        if self.calls is not None:
-            return self.calls.related(self.doc.call_id, lambda t: t in result_types)
+        if (known := self.known_field("children")) is not MISS:
+            return known
+        result_types = CALL_TYPES[self.doc.type]
         return self._related(info, lambda e: e.type in result_types, first=False)  # type: ignore[return-value]
 
     async def _related(self, info: Info[Context, None], keep: Any, first: bool) -> Event | list[Event] | None:
