@@ -67,6 +67,9 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
                     kind, of_type, nullable, getter = plan_of(field)
                     if kind is LEAF:
                         result = leaf_value(of_type, nullable, field, source_value)
+                        if result is not MISS:
+                            results[response_name] = result  # a serialized scalar: never awaitable
+                            continue
                     elif kind is not SLOW and position_context is None and not node.directives:
                         result = self._fast_object(
                             kind, of_type, nullable, getter, field, field_details_list, source_value, path,
@@ -80,7 +83,7 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
                     if result is Undefined:
                         continue
                 results[response_name] = result
-                if is_awaitable(result):
+                if type(result) is not dict and result is not None and is_awaitable(result):
                     awaitable_fields.append(response_name)
         except Exception:
             if awaitable_fields:
@@ -128,7 +131,7 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
         except Exception as raw_error:
             self.handle_field_error(raw_error, field.type, field_details_list, field_path)
             return None
-        if not self.is_awaitable(completed):
+        if type(completed) in (dict, list) or not self.is_awaitable(completed):
             return completed
 
         async def await_completed() -> Any:
@@ -147,8 +150,9 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
         pending: list[int] = []
         try:
             for index, item in enumerate(items):
-                completed.append(self.execute_fields(of_type, item, Path(path, index, None), grouped, None))
-                if is_awaitable(completed[-1]):
+                value = self.execute_fields(of_type, item, Path(path, index, None), grouped, None)
+                completed.append(value)
+                if type(value) is not dict and is_awaitable(value):
                     pending.append(index)
         except Exception:
             if pending:
