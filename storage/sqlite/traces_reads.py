@@ -31,6 +31,12 @@ from storage.sqlite.rows import (
 from storage.timeutil import to_ms
 
 
+def _whole(page: Page, after_sql: str, fetched: int) -> bool:
+    """Whether a page's rows are every row that matches, so their number is the total: it starts at the
+    first row (no offset, no cursor) and the one row past its limit was not found."""
+    return page.offset == 0 and not after_sql and fetched <= page.limit
+
+
 class TraceReads:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -82,16 +88,21 @@ class TraceReads:
         make: Any,
     ) -> PageResult[Any]:
         clause = " AND ".join(where)
-        total = 0
-        if page.count_total:
-            rows = await self.db.fetch(f"SELECT COUNT(*) FROM {select.split(' FROM ', 1)[1]} WHERE {clause}", args)
-            total = rows[0][0]
         after_sql, after_args = after
         where_page = clause + (f" AND {after_sql}" if after_sql else "")
         rows = await self.db.fetch(
             f"{select} WHERE {where_page} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, *after_args, page.limit + 1, page.offset],
         )
+        total = 0
+        if page.count_total:
+            if _whole(page, after_sql, len(rows)):
+                total = len(rows)
+            else:
+                counted = await self.db.fetch(
+                    f"SELECT COUNT(*) FROM {select.split(' FROM ', 1)[1]} WHERE {clause}", args
+                )
+                total = counted[0][0]
         items = [make(row) for row in rows[: page.limit]]
         return PageResult(items=items, total=total, has_more=len(rows) > page.limit)
 
@@ -164,13 +175,6 @@ class TraceReads:
         for chunk in _chunks(unique):
             in_clause = f"{alias}.{group_column} IN ({_marks(len(chunk))})"
             clause = " AND ".join([*where, in_clause])
-            if page.count_total:
-                for key, count in await self.db.fetch(
-                    f"SELECT {alias}.{group_column}, COUNT(*) FROM {table} {alias} WHERE {clause}"
-                    f" GROUP BY {alias}.{group_column}",
-                    [*args, *chunk],
-                ):
-                    out[key].total = count
             after_sql, after_args = after
             clause_page = clause + (f" AND {after_sql}" if after_sql else "")
             if len(chunk) == 1:  # one group (a session's events): its page, without the window function's sort
@@ -179,7 +183,13 @@ class TraceReads:
                     f" ORDER BY {order} LIMIT ? OFFSET ?",
                     [*args, *chunk, *after_args, page.limit + 1, page.offset],
                 )
+                if page.count_total and _whole(page, after_sql, len(rows)):
+                    out[chunk[0]].total = len(rows)
+                elif page.count_total:
+                    await self._count_groups(table, alias, group_column, clause, [*args, *chunk], out)
             else:
+                if page.count_total:
+                    await self._count_groups(table, alias, group_column, clause, [*args, *chunk], out)
                 rows = await self.db.fetch(
                     f"SELECT * FROM (SELECT {_prefixed(columns, alias)},"
                     f" ROW_NUMBER() OVER (PARTITION BY {alias}.{group_column} ORDER BY {order}) AS rn"
@@ -194,6 +204,16 @@ class TraceReads:
                 else:
                     result.has_more = True
         return out
+
+    async def _count_groups(
+        self, table: str, alias: str, group_column: str, clause: str, args: list[Any], out: dict[str, PageResult[Any]]
+    ) -> None:
+        for key, count in await self.db.fetch(
+            f"SELECT {alias}.{group_column}, COUNT(*) FROM {table} {alias} WHERE {clause}"
+            f" GROUP BY {alias}.{group_column}",
+            args,
+        ):
+            out[key].total = count
 
     async def events_for_sessions(
         self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
