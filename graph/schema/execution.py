@@ -1,4 +1,5 @@
-"""The executor graphql-core runs operations with: strawberry's, with a fresh memo for each subscription event.
+"""The executor graphql-core runs operations with: strawberry's, with a fresh memo for each subscription event,
+and the fields graph/schema/fast_fields.py plans read and completed in execute_fields itself.
 
 graphql-core (3.3) memoizes collected subfields on the executor, keyed by the
 id() of the field list being completed, and keeps that list alive in the entry
