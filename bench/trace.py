@@ -11,6 +11,8 @@ then times, one request at a time, after --warmup untimed runs each:
                  session, parent (the call it answers) and children (its answers)
   graphql-flat   the same without session/parent/children (what the nesting costs)
   timeline       GET /api/sessions/{id}/timeline (reads the chain and verifies it)
+  session-002    GET /sessions/{id} (seed 002: the session with its steps, lifecycle events left out)
+  events         GET /api/events?sessionId={id}&limit=500 (seed 004: one page of the session's events)
 
 Latency is from sending the request to having read the whole answer.
 The answers are checked once (all events there, links right, chain valid);
@@ -73,6 +75,8 @@ query TraceFlat($id: ID!, $first: Int!) {
 }
 """
 
+EVENTS_LIMIT = 500  # GET /api/events' largest page
+CASES = ("graphql", "graphql-flat", "timeline", "session-002", "events")
 RESPONSES = {"llm_response": "llm_call", "tool_response": "tool_call"}
 
 
@@ -147,6 +151,25 @@ def check_graphql(body: Any, events: list[dict[str, Any]], flat: bool) -> list[s
     return problems
 
 
+def check_session_002(body: Any, events: list[dict[str, Any]]) -> list[str]:
+    if not isinstance(body, dict):
+        return [f"session answer: {str(body)[:300]}"]
+    want = [e["eventType"] for e in events if e["eventType"] not in ("session_started", "session_ended")]
+    got = [e.get("event_type") for e in body.get("events") or ()]
+    return [] if got == want else [f"session holds {len(got)} steps; expected {len(want)} in order"]
+
+
+def check_events(body: Any, n: int, limit: int) -> list[str]:
+    if not isinstance(body, dict):
+        return [f"events answer: {str(body)[:300]}"]
+    problems = []
+    if len(body.get("events") or ()) != min(n, limit):
+        problems.append(f"page holds {len(body.get('events') or ())} events; expected {min(n, limit)}")
+    if body.get("total") != n:
+        problems.append(f"total is {body.get('total')}; expected {n}")
+    return problems
+
+
 def check_timeline(body: Any, n: int) -> list[str]:
     if not isinstance(body, dict):
         return [f"timeline answer: {str(body)[:300]}"]
@@ -197,19 +220,23 @@ async def run(args: argparse.Namespace, server: Server) -> tuple[list[dict[str, 
         sys.stdout.flush()
 
         server.start_pyspy()
+        n = len(events)
         cases = [
-            ("graphql", "POST", "/graphql", FULL_QUERY, False),
-            ("graphql-flat", "POST", "/graphql", FLAT_QUERY, True),
-            ("timeline", "GET", f"/api/sessions/{session}/timeline", None, None),
+            ("graphql", "POST", "/graphql", FULL_QUERY, lambda a: check_graphql(a, events, False)),
+            ("graphql-flat", "POST", "/graphql", FLAT_QUERY, lambda a: check_graphql(a, events, True)),
+            ("timeline", "GET", f"/api/sessions/{session}/timeline", None, lambda a: check_timeline(a, n)),
+            ("session-002", "GET", f"/sessions/{session}", None, lambda a: check_session_002(a, events)),
+            ("events", "GET", f"/api/events?sessionId={session}&limit={EVENTS_LIMIT}", None,
+             lambda a: check_events(a, n, EVENTS_LIMIT)),
         ]
-        for name, method, path, query, flat in cases:
+        for name, method, path, query, check in cases:
             if args.only and name not in args.only:
                 continue
             body = None
             if query is not None:
                 body = orjson.dumps({"query": query, "variables": {"id": session, "first": args.events}})
             lat, answer, size = await timed(http, method, server.url + path, body, args.repeat, args.warmup)
-            found = check_timeline(answer, len(events)) if query is None else check_graphql(answer, events, flat)
+            found = check(answer)
             problems += [f"{name}: {p}" for p in found]
             stats = summarize_ms(lat)
             rows.append(
@@ -238,7 +265,7 @@ def main() -> int:
     p.add_argument("-r", "--repeat", type=int, default=50, help="timed runs per case (default %(default)s)")
     p.add_argument("-w", "--warmup", type=int, default=5, help="untimed runs first (default %(default)s)")
     p.add_argument("--batch", type=int, default=500, help="events per ingest request (default %(default)s)")
-    p.add_argument("--only", nargs="+", choices=("graphql", "graphql-flat", "timeline"), help="run only these cases")
+    p.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
     p.add_argument("--seed", type=int, default=1)
     args = p.parse_args()
     if not 1 <= args.events <= 1000:

@@ -8,6 +8,7 @@ stored event read back 1 ms off and its hash chain fail verification.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import overload
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -32,7 +33,7 @@ def from_ms(value: None) -> None: ...
 def from_ms(value: int | None) -> datetime | None:
     if value is None:
         return None
-    return EPOCH + timedelta(milliseconds=value)
+    return EPOCH + timedelta(0, 0, 0, value)  # milliseconds, positionally: a quarter faster than by keyword
 
 
 def utc_ms(value: datetime) -> datetime:
@@ -50,3 +51,15 @@ def now_ms() -> datetime:
 def iso_ms(value: datetime) -> str:
     """2026-02-08T10:00:00.000Z, the seeds' wire form."""
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@lru_cache(maxsize=4096)
+def _iso_second(second: int) -> str:
+    """'2026-02-08T10:00:00' for a whole second since the epoch: the events of a trace share a few."""
+    return iso_ms(EPOCH + timedelta(seconds=second))[:19]
+
+
+def iso_of_ms(value: int) -> str:
+    """iso_ms(from_ms(value)), without a datetime per call: reads format thousands of times."""
+    second, milli = divmod(value, 1000)
+    return f"{_iso_second(second)}.{milli:03d}Z"

@@ -1,4 +1,5 @@
-"""The executor graphql-core runs operations with: strawberry's, with a fresh memo for each subscription event.
+"""The executor graphql-core runs operations with: strawberry's, with a fresh memo for each subscription event,
+and the fields graph/schema/fast_fields.py plans read and completed in execute_fields itself.
 
 graphql-core (3.3) memoizes collected subfields on the executor, keyed by the
 id() of the field list being completed, and keeps that list alive in the entry
@@ -24,8 +25,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from graphql.pyutils import RefMap
+from graphql import GraphQLField, GraphQLObjectType, Undefined
+from graphql.pyutils import Path, RefMap, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from graph.schema.fast_fields import LEAF, LIST, MISS, OBJECT, SLOW, leaf_value, plan_of
 
 # Memos graphql-core keeps on the executor and shares with its shallow copies (name, empty value).
 PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
@@ -37,6 +41,135 @@ PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
 
 
 class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
+    def execute_fields(
+        self,
+        parent_type: GraphQLObjectType,
+        source_value: Any,
+        path: Path | None,
+        grouped_field_set: Any,
+        position_context: Any,
+    ) -> Any:
+        """graphql-core's execute_fields, with the fields fast_fields.py plans read and completed here: no
+        GraphQLResolveInfo, no strawberry wrapper, no complete_value. The rest is graphql-core's loop:
+        fields in order, awaitables gathered, settled in the background on an error."""
+        manager = self.middleware_manager
+        if manager is not None and manager.middlewares:  # an extension wraps every resolver: no shortcuts
+            return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
+        fields = parent_type.fields
+        results: dict[str, Any] = {}
+        is_awaitable = self.is_awaitable
+        awaitable_fields: list[str] = []
+        try:
+            for response_name, field_details_list in grouped_field_set.items():
+                node = field_details_list[0].node
+                field = fields.get(node.name.value)
+                result: Any = MISS
+                if field is not None and not node.arguments:
+                    kind, of_type, nullable, getter = plan_of(field)
+                    if kind is LEAF:
+                        result = leaf_value(of_type, nullable, field, source_value)
+                        if result is not MISS:
+                            results[response_name] = result  # a serialized scalar: never awaitable
+                            continue
+                    elif kind is not SLOW and position_context is None and not node.directives:
+                        result = self._fast_object(
+                            kind, of_type, nullable, getter, field, field_details_list, source_value, path,
+                            response_name, parent_type,
+                        )
+                if result is MISS:
+                    result = self.execute_field(
+                        parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name),
+                        position_context,
+                    )
+                    if result is Undefined:
+                        continue
+                results[response_name] = result
+                if type(result) is not dict and result is not None and is_awaitable(result):
+                    awaitable_fields.append(response_name)
+        except Exception:
+            if awaitable_fields:
+                self.settle_in_background([results[field] for field in awaitable_fields])
+            raise
+        if not awaitable_fields:
+            return results
+
+        async def get_results() -> dict[str, Any]:
+            if len(awaitable_fields) == 1:
+                field = awaitable_fields[0]
+                results[field] = await results[field]
+            else:
+                awaited = await gather_with_cancel(*(results[field] for field in awaitable_fields))
+                results.update(zip(awaitable_fields, awaited, strict=True))
+            return results
+
+        return get_results()
+
+    def _fast_object(
+        self, kind: str, of_type: GraphQLObjectType, nullable: bool, getter: Any, field: GraphQLField,
+        field_details_list: Any, source_value: Any, path: Path | None, response_name: str,
+        parent_type: GraphQLObjectType,
+    ) -> Any:
+        """An OBJECT or LIST field completed as graphql-core's execute_field would (errors included), or MISS."""
+        try:
+            value = getter(source_value)
+        except Exception:
+            return MISS
+        if value is MISS or self.is_awaitable(value):
+            return MISS
+        if kind is LIST and (type(value) is not list or any(item is None for item in value)):
+            return MISS  # graphql-core's own error for a null item
+        if value is None:
+            return None if nullable else MISS
+        grouped, new_defer_usages, _forbidden = self.collect_subfields(of_type, field_details_list)
+        if new_defer_usages:
+            return MISS
+        field_path = Path(path, response_name, parent_type.name)
+        try:
+            if kind is OBJECT:
+                completed = self.execute_fields(of_type, value, field_path, grouped, None)
+            else:
+                completed = self._fast_list(of_type, value, field_path, grouped)
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, field.type, field_details_list, field_path)
+            return None
+        if type(completed) in (dict, list) or not self.is_awaitable(completed):
+            return completed
+
+        async def await_completed() -> Any:
+            try:
+                return await completed
+            except Exception as raw_error:
+                self.handle_field_error(raw_error, field.type, field_details_list, field_path)
+                return None
+
+        return await_completed()
+
+    def _fast_list(self, of_type: GraphQLObjectType, items: list[Any], path: Path, grouped: Any) -> Any:
+        """Each item's sub-selection; the items are non-null, so an item's error is the list's (fast_fields.py)."""
+        is_awaitable = self.is_awaitable
+        completed: list[Any] = []
+        pending: list[int] = []
+        try:
+            for index, item in enumerate(items):
+                value = self.execute_fields(of_type, item, Path(path, index, None), grouped, None)
+                completed.append(value)
+                if type(value) is not dict and is_awaitable(value):
+                    pending.append(index)
+        except Exception:
+            if pending:
+                self.settle_in_background([completed[index] for index in pending])
+            raise
+        if not pending:
+            return completed
+
+        async def gather_items() -> list[Any]:
+            awaited = await gather_with_cancel(*(completed[index] for index in pending))
+            for index, value in zip(pending, awaited, strict=True):
+                completed[index] = value
+            return completed
+
+        return gather_items()
+
     def build_per_event_executor(self, payload: Any) -> LensGraphExecutor:
         executor = super().build_per_event_executor(payload)
         for name, empty in PER_EXECUTION_MEMOS:

@@ -26,6 +26,9 @@ from resolvers.core.errors import InputError
 
 http_credential = any_of(bearer, x_api_key)
 
+# The request's DataLoaders, emptied once its answer is built (Loaders.clear).
+LOADERS = web.RequestKey("graphql_loaders", Loaders)
+
 # Open websockets, closed with 1001 (going away) when the server shuts down.
 WEBSOCKETS: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey("websockets", weakref.WeakSet)
 
@@ -69,6 +72,9 @@ class LensGraphView(GraphQLView[Context, None]):
             return _graphql_error(413, f"body exceeds the limit of {self.max_body_bytes} bytes", "PAYLOAD_TOO_LARGE")
         except InputError as exc:
             return _graphql_error(400, str(exc), "BAD_REQUEST")
+        finally:
+            if (loaders := request.get(LOADERS)) is not None:
+                loaders.clear()
         # strawberry answers malformed requests in plain text; clients expect GraphQL errors
         if isinstance(response, web.Response) and response.status >= 400 and "json" not in response.content_type:
             return _graphql_error(response.status, response.text or "Bad request", "BAD_REQUEST")
@@ -97,14 +103,17 @@ class LensGraphView(GraphQLView[Context, None]):
         services = request.config_dict[SERVICES]
         websocket = isinstance(response, web.WebSocketResponse)
         principal = request.get(PRINCIPAL) or Principal(project_id="")  # websockets: set on connect
+        # A websocket context lives as long as the connection: never cache across messages.
+        loaders = Loaders(services.store, principal.project_id, cache=not websocket).bind(services)
+        if not websocket:
+            request[LOADERS] = loaders
         return Context(
             request=request,
             response=response,
             services=services,
             project_id=principal.project_id,
             principal=principal,
-            # A websocket context lives as long as the connection: never cache across messages.
-            loaders=Loaders(services.store, principal.project_id, cache=not websocket).bind(services),
+            loaders=loaders,
             websocket=websocket,
         )
 

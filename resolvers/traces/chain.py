@@ -8,10 +8,11 @@ from collections.abc import Iterable
 import orjson
 
 from storage.models import Event
+from storage.models.records import EventRecord
 from storage.timeutil import iso_ms
 
 
-def canonical(event: Event, prev_hash: str | None) -> bytes:
+def canonical(event: Event | EventRecord, prev_hash: str | None) -> bytes:
     """Sorted keys, no whitespace, times as ISO-8601 milliseconds: the hashed form."""
     return orjson.dumps(
         {
@@ -22,7 +23,7 @@ def canonical(event: Event, prev_hash: str | None) -> bytes:
             "agentId": event.agent_id if event.agent_id is not None else event.user_id,
             "eventType": event.type,
             "severity": event.severity,
-            "timestamp": iso_ms(event.timestamp),
+            "timestamp": event.time if isinstance(event, EventRecord) else iso_ms(event.timestamp),
             "payload": event.payload,
             "metadata": event.metadata,
             "prevHash": prev_hash,
@@ -31,11 +32,11 @@ def canonical(event: Event, prev_hash: str | None) -> bytes:
     )
 
 
-def event_hash(event: Event, prev_hash: str | None) -> str:
+def event_hash(event: Event | EventRecord, prev_hash: str | None) -> str:
     return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
 
 
-def verify(chain: Iterable[Event]) -> bool:
+def verify(chain: Iterable[Event] | Iterable[EventRecord]) -> bool:
     """True when the events, in seq order, link and hash exactly as stored."""
     prev: str | None = None
     expected_seq = 1

@@ -10,6 +10,7 @@ from resolvers.traces.chain import verify
 from resolvers.traces.planner import END_TYPES, START_TYPES
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
+from storage.models.records import EventRecord
 from storage.timeutil import now_ms
 
 
@@ -19,12 +20,24 @@ class Timeline:
     chain_valid: bool
 
 
+@dataclass(slots=True)
+class RecordTimeline:
+    events: list[EventRecord]  # by time, then chain order
+    chain_valid: bool
+
+
 async def find_sessions(services: Services, project_id: str, query: SessionQuery, page: Page) -> PageResult[Session]:
     return await services.store.traces.find_sessions(project_id, query, page)
 
 
 async def find_events(services: Services, project_id: str, query: EventQuery, page: Page) -> PageResult[Event]:
     return await services.store.traces.find_events(project_id, query, page)
+
+
+async def find_event_records(
+    services: Services, project_id: str, query: EventQuery, page: Page
+) -> PageResult[EventRecord]:
+    return await services.store.traces.find_event_records(project_id, query, page)
 
 
 async def find_agents(services: Services, project_id: str, page: Page) -> PageResult[Agent]:
@@ -51,6 +64,17 @@ async def session_steps(services: Services, project_id: str, session_id: str) ->
     return session, [e for e in found.items if e.type not in LIFECYCLE_TYPES]
 
 
+async def session_step_records(
+    services: Services, project_id: str, session_id: str
+) -> tuple[Session, list[EventRecord]]:
+    """session_steps, as records."""
+    session = await get_session(services, project_id, session_id)
+    found = await services.store.traces.find_event_records(
+        project_id, EventQuery(session_ids=(session.id,)), Page(limit=max(session.event_count, 1), count_total=False)
+    )
+    return session, [e for e in found.items if e.type not in LIFECYCLE_TYPES]
+
+
 async def get_event(services: Services, project_id: str, event_id: str) -> Event:
     found = await services.store.traces.events_by_ids(project_id, [event_id])
     if not found:
@@ -63,6 +87,16 @@ async def timeline(services: Services, project_id: str, session_id: str) -> Time
     chain = await services.store.traces.session_chain(project_id, session_id)
     valid = verify(chain)
     return Timeline(events=sorted(chain, key=lambda e: (e.timestamp, e.seq)), chain_valid=valid)
+
+
+async def timeline_records(services: Services, project_id: str, session_id: str) -> RecordTimeline:
+    """timeline, as records. A session's events exist only with their session (a batch stores both, retention
+    deletes both), so only an empty chain needs the session looked up: a store call fewer per read."""
+    chain = await services.store.traces.session_chain_records(project_id, session_id)
+    if not chain:
+        await get_session(services, project_id, session_id)
+    valid = verify(chain)
+    return RecordTimeline(events=sorted(chain, key=lambda e: (e.ts_ms, e.seq)), chain_valid=valid)
 
 
 async def usage_today(services: Services, project_id: str) -> int:

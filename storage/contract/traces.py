@@ -18,6 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from storage.contract.common import Page, PageResult
 from storage.models import Agent, Event, IdempotentResponse, Session
+from storage.models.records import EventRecord
 
 # Event order everywhere: (timestamp, session_id, seq) — unique and stable.
 EventKey = tuple[datetime, str, int]
@@ -122,6 +123,9 @@ class TraceStore(Protocol):
     ) -> dict[str, PageResult[Session]]: ...
     async def events_by_call_ids(self, project_id: str, keys: Sequence[tuple[str, str]]) -> list[Event]: ...
     async def session_chain(self, project_id: str, session_id: str) -> list[Event]: ...
+    # The same reads as records (storage/models/records.py), for answers that need no model.
+    async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]: ...
+    async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]: ...
 
     async def delete_sessions_before(self, project_id: str, cutoff: datetime, limit: int) -> int:
         """Deletes up to limit whole sessions whose last event is before cutoff, with their events, tags and

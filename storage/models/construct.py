@@ -14,13 +14,19 @@ from pydantic import BaseModel
 M = TypeVar("M", bound=BaseModel)
 
 
+_FIELDS: dict[type[BaseModel], frozenset[str]] = {}
+
+
 def from_stored(cls: type[M], values: dict[str, Any]) -> M:
     """What cls.model_construct(**values) builds, for values naming every field of cls exactly once."""
-    if len(values) != len(cls.model_fields) or cls.__private_attributes__:
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = frozenset(cls.model_fields)
+    if len(values) != len(fields) or cls.__private_attributes__:
         raise TypeError(f"{cls.__name__}: a stored row must give every field (got {sorted(values)})")
     model = cls.__new__(cls)
     object.__setattr__(model, "__dict__", values)
-    object.__setattr__(model, "__pydantic_fields_set__", set(values))
+    object.__setattr__(model, "__pydantic_fields_set__", set(fields))
     object.__setattr__(model, "__pydantic_extra__", None)
     object.__setattr__(model, "__pydantic_private__", None)
     return model

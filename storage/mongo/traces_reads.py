@@ -13,6 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
+from storage.models.records import EventRecord, record_of
 from storage.mongo.client import Mongo
 from storage.mongo.layout import (
     AGENT_PROJECTION,
@@ -263,3 +264,11 @@ class TraceReads:
             _all(_event_filter(project_id, query), {"position": {"$gt": position}}), EVENT_PROJECTION
         ).sort([("position", 1)]).limit(limit).to_list(None)
         return [Event.model_validate(d) for d in docs]
+
+    # Records from models here: MongoDB documents need their conversion anyway.
+    async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]:
+        found = await self.find_events(project_id, query, page)
+        return PageResult([record_of(e) for e in found.items], found.total, found.has_more)
+
+    async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]:
+        return [record_of(e) for e in await self.session_chain(project_id, session_id)]

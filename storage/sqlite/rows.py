@@ -9,9 +9,10 @@ import orjson
 
 from storage.models import Agent, Event, Session, SessionStatus
 from storage.models.construct import from_stored
+from storage.models.records import EventRecord
 from storage.models.traces import PRODUCT_FIELDS
 from storage.search import search_text
-from storage.timeutil import from_ms, to_ms
+from storage.timeutil import from_ms, iso_of_ms, to_ms
 
 EVENT_COLUMNS = (
     "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
@@ -32,33 +33,37 @@ SESSION_COLUMNS = (
     " cost_nanos, processing_ms, chain_head, chain_seq, kind, user_id, entry_path, exit_path"
 )
 AGENT_COLUMNS = "project_id, id, name, first_seen, last_seen"
+# An EventRecord's fields, in its order (ts gives both ts_ms and time).
+RECORD_COLUMNS = (
+    "id, session_id, agent_id, user_id, type, severity, ts, seq, model, tokens_in, tokens_out, duration_ms,"
+    " payload, metadata, prev_hash, hash"
+)
+
+
+# The Event fields EVENT_COLUMNS gives, in its order (ts is the timestamp, the rowid the position).
+_EVENT_FIELDS = (
+    "project_id", "id", "session_id", "agent_id", "type", "severity", "timestamp", "received_at", "seq", "call_id",
+    "model", "tokens_in", "tokens_out", "duration_ms", "cost_nanos", "payload", "metadata", "prev_hash", "hash",
+    "position", *PRODUCT_FIELDS,
+)
 
 
 # Rows come from our own writes: nothing is validated again on every read (models/construct.py).
 def _event(row: Sequence[Any]) -> Event:
-    return from_stored(Event, dict(
-        project_id=row[0],
-        id=row[1],
-        session_id=row[2],
-        agent_id=row[3],
-        type=row[4],
-        severity=row[5],
-        timestamp=from_ms(row[6]),
-        received_at=from_ms(row[7]),
-        seq=row[8],
-        call_id=row[9],
-        model=row[10],
-        tokens_in=row[11],
-        tokens_out=row[12],
-        duration_ms=row[13],
-        cost_nanos=row[14],
-        payload=orjson.loads(row[15]),
-        metadata=orjson.loads(row[16]),
-        prev_hash=row[17],
-        hash=row[18],
-        position=row[19],
-        **dict(zip(PRODUCT_FIELDS, row[20:_PRODUCT_END], strict=True)),
-    ))
+    values = dict(zip(_EVENT_FIELDS, row, strict=False))  # a grouped read's extra row number falls off the end
+    values["timestamp"] = from_ms(row[6])
+    values["received_at"] = from_ms(row[7])
+    values["payload"] = orjson.loads(row[15])
+    values["metadata"] = orjson.loads(row[16])
+    return from_stored(Event, values)
+
+
+def _record(row: Sequence[Any]) -> EventRecord:
+    ts = row[6]
+    return EventRecord(
+        row[0], row[1], row[2], row[3], row[4], row[5], ts, iso_of_ms(ts), row[7], row[8], row[9], row[10], row[11],
+        orjson.loads(row[12]), orjson.loads(row[13]), row[14], row[15],
+    )
 
 
 def _session(row: Sequence[Any]) -> Session:

@@ -7,6 +7,7 @@ from typing import Any
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
+from storage.models.records import EventRecord
 from storage.sqlite.database import Database
 from storage.sqlite.query import (
     _chunks,
@@ -17,8 +18,23 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
-from storage.sqlite.rows import AGENT_COLUMNS, EVENT_COLUMNS, SESSION_COLUMNS, _agent, _event, _session
+from storage.sqlite.rows import (
+    AGENT_COLUMNS,
+    EVENT_COLUMNS,
+    RECORD_COLUMNS,
+    SESSION_COLUMNS,
+    _agent,
+    _event,
+    _record,
+    _session,
+)
 from storage.timeutil import to_ms
+
+
+def _whole(page: Page, after_sql: str, fetched: int) -> bool:
+    """Whether a page's rows are every row that matches, so their number is the total: it starts at the
+    first row (no offset, no cursor) and the one row past its limit was not found."""
+    return page.offset == 0 and not after_sql and fetched <= page.limit
 
 
 class TraceReads:
@@ -72,30 +88,41 @@ class TraceReads:
         make: Any,
     ) -> PageResult[Any]:
         clause = " AND ".join(where)
-        total = 0
-        if page.count_total:
-            rows = await self.db.fetch(f"SELECT COUNT(*) FROM {select.split(' FROM ', 1)[1]} WHERE {clause}", args)
-            total = rows[0][0]
         after_sql, after_args = after
         where_page = clause + (f" AND {after_sql}" if after_sql else "")
         rows = await self.db.fetch(
             f"{select} WHERE {where_page} ORDER BY {order} LIMIT ? OFFSET ?",
             [*args, *after_args, page.limit + 1, page.offset],
         )
+        total = 0
+        if page.count_total:
+            if _whole(page, after_sql, len(rows)):
+                total = len(rows)
+            else:
+                counted = await self.db.fetch(
+                    f"SELECT COUNT(*) FROM {select.split(' FROM ', 1)[1]} WHERE {clause}", args
+                )
+                total = counted[0][0]
         items = [make(row) for row in rows[: page.limit]]
         return PageResult(items=items, total=total, has_more=len(rows) > page.limit)
 
     async def find_events(self, project_id: str, query: EventQuery, page: Page) -> PageResult[Event]:
+        return await self._events(project_id, query, page, EVENT_COLUMNS, _event)
+
+    async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]:
+        return await self._events(project_id, query, page, RECORD_COLUMNS, _record)
+
+    async def _events(self, project_id: str, query: EventQuery, page: Page, columns: str, make: Any) -> PageResult[Any]:
         where, args = _event_where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._page(
-            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e",
+            f"SELECT {_prefixed(columns, 'e')} FROM events e",
             where,
             args,
             _event_after(page),
             f"e.ts {direction}, e.session_id {direction}, e.seq {direction}",
             page,
-            _event,
+            make,
         )
 
     async def find_sessions(self, project_id: str, query: SessionQuery, page: Page) -> PageResult[Session]:
@@ -148,21 +175,27 @@ class TraceReads:
         for chunk in _chunks(unique):
             in_clause = f"{alias}.{group_column} IN ({_marks(len(chunk))})"
             clause = " AND ".join([*where, in_clause])
-            if page.count_total:
-                for key, count in await self.db.fetch(
-                    f"SELECT {alias}.{group_column}, COUNT(*) FROM {table} {alias} WHERE {clause}"
-                    f" GROUP BY {alias}.{group_column}",
-                    [*args, *chunk],
-                ):
-                    out[key].total = count
             after_sql, after_args = after
             clause_page = clause + (f" AND {after_sql}" if after_sql else "")
-            rows = await self.db.fetch(
-                f"SELECT * FROM (SELECT {_prefixed(columns, alias)},"
-                f" ROW_NUMBER() OVER (PARTITION BY {alias}.{group_column} ORDER BY {order}) AS rn"
-                f" FROM {table} {alias} WHERE {clause_page}) WHERE rn > ? AND rn <= ? ORDER BY rn",
-                [*args, *chunk, *after_args, page.offset, page.offset + page.limit + 1],
-            )
+            if len(chunk) == 1:  # one group (a session's events): its page, without the window function's sort
+                rows = await self.db.fetch(
+                    f"SELECT {_prefixed(columns, alias)} FROM {table} {alias} WHERE {clause_page}"
+                    f" ORDER BY {order} LIMIT ? OFFSET ?",
+                    [*args, *chunk, *after_args, page.limit + 1, page.offset],
+                )
+                if page.count_total and _whole(page, after_sql, len(rows)):
+                    out[chunk[0]].total = len(rows)
+                elif page.count_total:
+                    await self._count_groups(table, alias, group_column, clause, [*args, *chunk], out)
+            else:
+                if page.count_total:
+                    await self._count_groups(table, alias, group_column, clause, [*args, *chunk], out)
+                rows = await self.db.fetch(
+                    f"SELECT * FROM (SELECT {_prefixed(columns, alias)},"
+                    f" ROW_NUMBER() OVER (PARTITION BY {alias}.{group_column} ORDER BY {order}) AS rn"
+                    f" FROM {table} {alias} WHERE {clause_page}) WHERE rn > ? AND rn <= ? ORDER BY rn",
+                    [*args, *chunk, *after_args, page.offset, page.offset + page.limit + 1],
+                )
             group_index = [c.strip() for c in columns.split(",")].index(group_column)
             for row in rows:
                 result = out[row[group_index]]
@@ -171,6 +204,16 @@ class TraceReads:
                 else:
                     result.has_more = True
         return out
+
+    async def _count_groups(
+        self, table: str, alias: str, group_column: str, clause: str, args: list[Any], out: dict[str, PageResult[Any]]
+    ) -> None:
+        for key, count in await self.db.fetch(
+            f"SELECT {alias}.{group_column}, COUNT(*) FROM {table} {alias} WHERE {clause}"
+            f" GROUP BY {alias}.{group_column}",
+            args,
+        ):
+            out[key].total = count
 
     async def events_for_sessions(
         self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
@@ -238,3 +281,10 @@ class TraceReads:
             (project_id, session_id),
         )
         return [_event(row) for row in rows]
+
+    async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]:
+        rows = await self.db.fetch(
+            f"SELECT {RECORD_COLUMNS} FROM events WHERE project_id = ? AND session_id = ? ORDER BY seq",
+            (project_id, session_id),
+        )
+        return [_record(row) for row in rows]

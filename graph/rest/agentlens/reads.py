@@ -31,9 +31,10 @@ from resolvers.traces.compare import Comparison, Delta, SessionMetrics, compare_
 from resolvers.traces.explain import explain_session
 from resolvers.traces.export import ExportedEvent, csv_text, export_format, export_session, filename
 from resolvers.traces.jsfmt import js_num
-from resolvers.traces.reads import find_sessions, session_steps
+from resolvers.traces.reads import find_sessions, session_step_records
 from storage.contract import Page, SessionQuery
-from storage.models import Event, Session
+from storage.models import Session
+from storage.models.records import EventRecord
 from storage.timeutil import iso_ms, now_ms
 
 SESSION_STATUSES = ("active", "completed", "error")
@@ -64,20 +65,21 @@ def session_json(s: Session) -> SessionOut:
     }
 
 
-def event_json(e: Event) -> EventOut:
+def event_json(e: EventRecord) -> EventOut:
+    payload = e.payload
     return {
         "event_id": e.id,
         "session_id": e.session_id,
         "event_type": e.type,
-        "timestamp": iso_ms(e.timestamp),
+        "timestamp": e.time,
         "model": e.model,
         "tokens_in": e.tokens_in,
         "tokens_out": e.tokens_out,
         "duration_ms": e.duration_ms,
-        "input_data": e.payload.get("input_data"),
-        "output_data": e.payload.get("output_data"),
-        "tool_call": e.payload.get("tool_call"),
-        "decision_trace": e.payload.get("decision_trace"),
+        "input_data": payload.get("input_data"),
+        "output_data": payload.get("output_data"),
+        "tool_call": payload.get("tool_call"),
+        "decision_trace": payload.get("decision_trace"),
     }
 
 
@@ -94,7 +96,8 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 
 async def session_detail(request: web.Request) -> web.Response:
-    session, events = await session_steps(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
+    services, session_id = request.config_dict[SERVICES], request.match_info["id"]
+    session, events = await session_step_records(services, request[PROJECT], session_id)
     answer: SessionDetailOut = {**session_json(session), "events": [event_json(e) for e in events]}
     return json_response(answer)
 

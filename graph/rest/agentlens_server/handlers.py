@@ -41,9 +41,10 @@ from graph.rest.sse import stream_events, stream_filter
 from resolvers.core.errors import InputError, Problem
 from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES, EventIn
 from resolvers.traces.ingest import typed_items
-from resolvers.traces.reads import find_events, find_sessions, get_event, get_session, timeline
+from resolvers.traces.reads import find_event_records, find_sessions, get_event, get_session, timeline_records
 from storage.contract import CommitResult, EventQuery, Page, SessionQuery
 from storage.models import Event, Session
+from storage.models.records import EventRecord, record_of
 from storage.timeutil import iso_ms
 
 VERSION = "0.1.0"
@@ -58,9 +59,13 @@ def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.
 
 
 def event_json(e: Event) -> EventOut:
+    return record_json(record_of(e))
+
+
+def record_json(e: EventRecord) -> EventOut:
     return {
         "id": e.id,
-        "timestamp": iso_ms(e.timestamp),
+        "timestamp": e.time,
         "sessionId": e.session_id,
         "agentId": e.agent_id,
         "eventType": e.type,
@@ -130,9 +135,10 @@ async def list_events(request: web.Request) -> web.Response:
         until=query_time(request, "to"),
         search=request.query.get("search") or None,
     )
-    result = await find_events(request.config_dict[SERVICES], request[PROJECT], query, _page(request, _order(request)))
+    page = _page(request, _order(request))
+    result = await find_event_records(request.config_dict[SERVICES], request[PROJECT], query, page)
     answer: EventListOut = {
-        "events": [event_json(e) for e in result.items], "total": result.total, "hasMore": result.has_more
+        "events": [record_json(e) for e in result.items], "total": result.total, "hasMore": result.has_more
     }
     return json_response(answer)
 
@@ -163,8 +169,8 @@ async def session_detail(request: web.Request) -> web.Response:
 
 
 async def session_timeline(request: web.Request) -> web.Response:
-    result = await timeline(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
-    answer: TimelineOut = {"events": [event_json(e) for e in result.events], "chainValid": result.chain_valid}
+    result = await timeline_records(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
+    answer: TimelineOut = {"events": [record_json(e) for e in result.events], "chainValid": result.chain_valid}
     return json_response(answer)
 
 

@@ -20,6 +20,7 @@ from graph.schema.analytics.money import Earnings, MoneyTotal
 from graph.schema.connection import Connection, cursor_time, decode_cursor, page_args, to_connection
 from graph.schema.context import Context
 from graph.schema.errors import bad_input
+from graph.schema.fast_fields import MISS
 from graph.schema.loaders import ChildrenKey, EarningsKey
 from graph.schema.traces.inputs import (
     EventFilter,
@@ -67,15 +68,23 @@ def session_after(after: str | None) -> tuple | None:
 
 
 class CallIndex:
-    """Calls and their answers within one complete session: pairs resolve without a store call."""
+    """Calls and their answers within one complete session: pairs resolve without a store call.
 
-    def __init__(self) -> None:
-        self.by_call: dict[str, list[Event]] = {}
+    It keeps the stored events, not the GraphQL objects made of them: those point to the index,
+    and an index pointing back would make every event of the page one reference cycle, left for
+    the garbage collector's full collections (40-80 ms each, every few 1,000-event reads)."""
 
-    def add(self, event: Event) -> Event:
-        if event.doc.call_id:
-            self.by_call.setdefault(event.doc.call_id, []).append(event)
-        return event
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.by_call: dict[str, list[models.Event]] = {}
+
+    def add(self, doc: models.Event) -> Event:
+        if doc.call_id:
+            self.by_call.setdefault(doc.call_id, []).append(doc)
+        return Event.of(doc, self.session, self)
+
+    def related(self, call_id: str, keep: Any) -> list[Event]:
+        return [Event.of(d, self.session, self) for d in self.by_call.get(call_id, ()) if keep(d.type)]
 
 
 @strawberry.type(description="One thing an agent did, with its place in the session's hash chain.")
@@ -116,10 +125,29 @@ class Event:
             prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
         )
 
+    def known_field(self, name: str) -> Any:
+        """session, parent or children when this event can answer without a store call, else MISS. The
+        resolvers below answer this first; the executor reads it directly (graph/schema/fast_fields.py)."""
+        if name == "session":
+            return MISS if self.known_session is None else self.known_session
+        if name == "parent":
+            call_type = RESULT_TYPES.get(self.doc.type)
+            if call_type is None or not self.doc.call_id:
+                return None
+            if self.calls is not None:
+                return next(iter(self.calls.related(self.doc.call_id, lambda t: t == call_type)), None)
+        elif name == "children":
+            result_types = CALL_TYPES.get(self.doc.type)
+            if result_types is None or not self.doc.call_id:
+                return []
+            if self.calls is not None:
+                return self.calls.related(self.doc.call_id, lambda t: t in result_types)
+        return MISS
+
     @strawberry.field
     def session(self, info: Info[Context, None]) -> Session | None:
-        if self.known_session is not None:
-            return self.known_session
+        if (known := self.known_field("session")) is not MISS:
+            return known
         return _session_of(info.context.loaders.session.load(self.doc.session_id))  # type: ignore[return-value]
 
     @strawberry.field
@@ -128,21 +156,16 @@ class Event:
 
     @strawberry.field(description="The call this event answers (a tool or LLM call with the same callId).")
     def parent(self, info: Info[Context, None]) -> Event | None:
-        call_type = RESULT_TYPES.get(self.doc.type)
-        if call_type is None or not self.doc.call_id:
-            return None
-        if self.calls is not None:
-            related = self.calls.by_call.get(self.doc.call_id, [])
-            return next((e for e in related if e.type == call_type), None)
+        if (known := self.known_field("parent")) is not MISS:
+            return known
+        call_type = RESULT_TYPES[self.doc.type]
         return self._related(info, lambda e: e.type == call_type, first=True)  # type: ignore[return-value]
 
     @strawberry.field(description="The responses and errors answering this call, by callId.")
     def children(self, info: Info[Context, None]) -> list[Event]:
-        result_types = CALL_TYPES.get(self.doc.type)
-        if result_types is None or not self.doc.call_id:
-            return []
-        if self.calls is not None:
-            return [e for e in self.calls.by_call.get(self.doc.call_id, []) if e.type in result_types]
+        if (known := self.known_field("children")) is not MISS:
+            return known
+        result_types = CALL_TYPES[self.doc.type]
         return self._related(info, lambda e: e.type in result_types, first=False)  # type: ignore[return-value]
 
     async def _related(self, info: Info[Context, None], keep: Any, first: bool) -> Event | list[Event] | None:
@@ -221,8 +244,8 @@ class Session:
         # A page holding the whole session pairs its calls in memory.
         whole = query == EventQuery() and after is None and not result.has_more
         if whole:
-            calls = CallIndex()
-            return to_connection(result, lambda d: calls.add(Event.of(d, self, calls)), event_key, after is not None)
+            calls = CallIndex(self)
+            return to_connection(result, calls.add, event_key, after is not None)
         return to_connection(result, lambda d: Event.of(d, self), event_key, after is not None)
 
     @strawberry.field(description="Revenue attributed to this session (through its events), one total per currency.")

@@ -1,0 +1,50 @@
+"""Event records (storage/models/records.py) are the models' fields, on every backend: the REST reads
+that use them cannot drift from the model reads the rest of the API uses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from resolvers.traces.chain import event_hash, verify
+from storage.contract import EventQuery, Page
+from storage.models.records import record_of
+from storage.timeutil import from_ms, iso_ms, iso_of_ms, to_ms
+from tests.storage.test_contract import P, commit, ev
+
+ODD_PAYLOADS = [
+    {"text": "héllo wörld ✓ 日本語 \U0001f600", "quote": "\"'\\/\n\t\u2028"},
+    {"nested": {"a": [1, 2.5, None, {"b": [True, False, {}]}], "z": {"y": {"x": "deep"}}}, "empty": {}},
+    {"big": 2**63 - 1, "neg": -(2**63), "small": 1e-300, "huge": 1.7976931348623157e308, "zero": -0.0},
+    {"nulls": None, "list": [None, None], "": "empty key"},
+    {"input_data": {"prompt": "p"}, "output_data": "o", "tool_call": {"name": "t"}, "decision_trace": [1]},
+    {},
+]
+
+
+async def test_records_are_the_models_fields(store) -> None:
+    await commit(store, [ev(i, payload=p, metadata={"m": i, "ü": [p]}) for i, p in enumerate(ODD_PAYLOADS)])
+    await commit(store, [ev(i, session="s2", agent_id=None, user_id="u1", severity="error") for i in range(3)])
+    for session in ("s1", "s2"):
+        models = await store.traces.session_chain(P, session)
+        records = await store.traces.session_chain_records(P, session)
+        assert records == [record_of(e) for e in models]
+        assert [orjson.dumps(r.payload) for r in records] == [orjson.dumps(e.payload) for e in models]
+        assert verify(records) and verify(models)
+        assert [event_hash(r, r.prev_hash) for r in records] == [event_hash(e, e.prev_hash) for e in models]
+    for query in (EventQuery(), EventQuery(session_ids=("s1",)), EventQuery(severities=("error",))):
+        for page in (Page(limit=4), Page(limit=4, offset=2, descending=True), Page(limit=500, count_total=False)):
+            models_page = await store.traces.find_events(P, query, page)
+            records_page = await store.traces.find_event_records(P, query, page)
+            assert records_page.items == [record_of(e) for e in models_page.items]
+            assert (records_page.total, records_page.has_more) == (models_page.total, models_page.has_more)
+
+
+def test_iso_of_ms_is_iso_ms() -> None:
+    edges = [0, -1, -999, -1000, -1001, 1, 999, 1000, to_ms(datetime(1, 1, 1, tzinfo=UTC)),
+             to_ms(datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)), to_ms(datetime(999, 5, 1, tzinfo=UTC)) + 7]
+    start = to_ms(datetime(2026, 1, 1, tzinfo=UTC))
+    for value in [*edges, *range(start, start + 5000, 7)]:
+        assert iso_of_ms(value) == iso_ms(from_ms(value)), value
+    assert iso_of_ms(to_ms(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=5))) == "2026-01-01T00:00:00.005Z"
