@@ -109,6 +109,10 @@ async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
     async def make(**settings: Any) -> Api:
         settings.setdefault("database_url", f"sqlite:///{tmp_path}/lensgraph-{len(clients)}.db")
         settings.setdefault("rate_limits", False)  # on only where a test turns them on
+        # The background jobs read and write the store on their own schedule; on only where a test turns them
+        # on, so a test that counts store calls counts its own requests' calls alone.
+        for job in ("anomaly_detection", "reports", "webhook_delivery"):
+            settings.setdefault(job, False)
         config = Settings(**settings)
         store = CountingStore(SQLiteStore(
             config.database_url.removeprefix("sqlite:///"), busy_timeout_ms=config.sqlite_busy_timeout_ms,

@@ -25,8 +25,8 @@ from tests.resolvers.test_detector import NOW, RULE, D, plant
 from tests.resolvers.test_detector import P as SHOP
 from tests.webhook_receiver import Receiver
 
-FAST = {"webhook_allow_private": True, "webhook_poll_seconds": 0.05, "webhook_retry_base_seconds": 0.3,
-        "anomaly_detection": False}
+FAST = {"webhook_delivery": True, "webhook_allow_private": True, "webhook_poll_seconds": 0.05,
+        "webhook_retry_base_seconds": 0.3}
 ALL_EVENTS = ["anomaly.detected", "anomaly.resolved", "report.generated", "question.answered"]
 
 
