@@ -6,9 +6,10 @@ Authorization: Bearer with an account key (`lga_...`), a project key (`lg_...`) 
 oldest project); without it, the key's own project (an account's oldest, the admin's default). GET /anomalies
 requires it, as the seed says. Lists take `limit` (default 50, at most 1000) and `offset` and answer a
 `pagination` block. Each route group has the seed's per-minute budget, with X-RateLimit-* headers on every
-answer. POST /chat answers from the project's data (resolvers/assistant). /webhooks manages
-the project's webhook endpoints (graph/rest/lens/webhooks.py; the README's Webhooks section). Not served yet:
-scheduled reports.
+answer. POST /chat answers from the project's data (resolvers/assistant); when the optional language model
+worded the answer's text, the X-LENS-Phrased-By header names the model (the seed's answer has no field for
+it). /webhooks manages the project's webhook endpoints (graph/rest/lens/webhooks.py; the README's Webhooks
+section). Not served yet: scheduled reports.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from storage.models import Project
 from storage.timeutil import now_ms
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+PHRASED_BY = "X-LENS-Phrased-By"
 
 
 async def _project(request: web.Request, account_id: Any = None, *, required: bool = False) -> Project:
@@ -101,7 +103,10 @@ async def chat(request: web.Request) -> web.Response:
         return invalid_question(exc)
     except assistant.QuestionLimitExceeded as exc:
         return question_limit(exc.usage)
-    return ok(chat_json(found), usage=chat_usage_json(found.usage))
+    resp = ok(chat_json(found), usage=chat_usage_json(found.usage))
+    if found.phrased_by:  # the seed's answer has no field for it: a header says a model worded the text
+        resp.headers[PHRASED_BY] = found.phrased_by
+    return resp
 
 
 # -- anomalies ------------------------------------------------------------------------------------------------
