@@ -20,6 +20,7 @@ class Asked:
 @dataclass
 class FakeLlm:
     content: str | None = "ok"  # the reply's choices[0].message.content
+    replies: list[str] = field(default_factory=list)  # contents answered in order first, then content
     status: int = 200
     raw: bytes | None = None  # a body to answer instead of a chat completion
     delay: float = 0.0
@@ -39,7 +40,8 @@ class FakeLlm:
             return web.Response(status=self.status, body=self.raw, content_type="application/json")
         body = {"id": "chatcmpl-1", "object": "chat.completion", "model": self.asked[-1].json.get("model"),
                 "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": self.content}}]}
+                             "message": {"role": "assistant",
+                                         "content": self.replies.pop(0) if self.replies else self.content}}]}
         return web.json_response(body, status=self.status)
 
     async def start(self) -> FakeLlm:

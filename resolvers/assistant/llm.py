@@ -4,9 +4,14 @@
 The deterministic answer (answer.py) is computed first, from the engine. The model is then asked to reword
 that text for the question; its wording is used only if every number in it (integers, decimals, percentages,
 money, with or without thousands separators), every date and every token mixing letters and digits (an agent
-id, "gpt-4o", "5k") also appears in the deterministic answer or its metrics_referenced. Otherwise, and on any
+id, "gpt-4o", "5k") also appears in the deterministic answer or its metrics_referenced, and it still states
+each value of metrics_referenced (to the precision it writes it: "33.33%" for 33.3333). Otherwise, and on any
 failure (no answer, a timeout, a non-2xx status, malformed JSON, empty content), the deterministic text
 stands. metrics_referenced, confidence and follow_ups always come from the engine.
+
+A question the parser refuses may be given to the model to rewrite in the parser's vocabulary (rewritten());
+the rewrite is parsed by the same parser and answered by the engine, so its numbers are the engine's too. If
+the rewrite is refused as well, the question's own refusal stands.
 
 The guard compares magnitudes: "down 37.5%" may say what "(-37.5%)" says. It cannot check the words around
 the numbers ("up" for "down"); the prompt asks the model to keep them.
@@ -26,6 +31,8 @@ from typing import Any, Protocol
 
 import orjson
 
+from resolvers.assistant.questions import BREAKDOWNS, METRIC_WORDS
+
 log = logging.getLogger("lensgraph.assistant")
 
 MAX_PHRASING = 4000  # characters: a longer reply is not an answer to use
@@ -36,6 +43,18 @@ SYSTEM_PROMPT = (
     "down, unchanged). Do not guess causes or give advice that the answer does not contain. Reply with the "
     "rephrased answer only, in plain text."
 )
+
+REWRITE_PROMPT = (
+    "You turn a user's question about their analytics into one short question that a simple parser "
+    "understands. The parser knows these metrics: {metrics}. Breakdowns: {breakdowns}. Segments: mobile, "
+    "desktop, tablet, 'in <country>', 'from <referrer domain>', an agent or model name. Periods: yesterday, "
+    "today, this week, last week, this month, last month, the last N days, in <month>. Reply with the rewritten "
+    "question only, using those words, for example 'What was the conversion rate on mobile last week?'. Do not "
+    "answer the question and add no number but a period's. If the question is not about these metrics, reply "
+    "NONE."
+).format(metrics=", ".join(phrases[0] for phrases in METRIC_WORDS.values()),
+         breakdowns=", ".join(sorted({w for w in BREAKDOWNS if not w.endswith("s")})))
+MAX_REWRITE = 300  # characters
 
 
 class LlmUnavailable(Exception):
@@ -57,6 +76,10 @@ class Phraser(Protocol):
         """The answer text reworded for the question; raises LlmUnavailable on any failure."""
         ...
 
+    async def rewrite(self, question: str) -> str:
+        """The question in the parser's vocabulary; raises LlmUnavailable on any failure or a NONE."""
+        ...
+
 
 @dataclass(frozen=True)
 class ChatCompletions:
@@ -76,6 +99,14 @@ class ChatCompletions:
         user = (f"Question: {question}\n\nAnswer to rephrase:\n{text}\n\nFigures from the analytics engine:\n"
                 + ("\n".join(lines) if lines else "(none)"))
         return await self._complete(SYSTEM_PROMPT, user)
+
+    async def rewrite(self, question: str) -> str:
+        text = await self._complete(REWRITE_PROMPT, question)
+        if text.strip(" .'\"").upper() == "NONE":
+            raise LlmUnavailable("the model found no question to rewrite")
+        if len(text) > MAX_REWRITE:
+            raise LlmUnavailable(f"a rewrite longer than {MAX_REWRITE} characters")
+        return text
 
     async def _complete(self, system: str, user: str) -> str:
         body = orjson.dumps({"model": self.model, "temperature": 0,
@@ -175,6 +206,23 @@ def invented(candidate: str, allowed: Figures) -> list[str]:
     return out
 
 
+def dropped(candidate: str, metrics: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The values of metrics_referenced a candidate phrasing does not state, to any precision it writes."""
+    stated = figures_in(candidate).numbers
+    out = []
+    for m in metrics:
+        v = _magnitude(m.get("value"))
+        if v is not None and not any(abs(n - v) <= _half_unit(n) for n in stated):
+            out.append(f"{v:f}")
+    return out
+
+
+def _half_unit(n: Decimal) -> Decimal:
+    """Half the last written digit: 33.33 stands for anything that rounds to it, 33.325 to 33.335."""
+    exponent = n.as_tuple().exponent
+    return Decimal(5).scaleb(exponent - 1) if isinstance(exponent, int) else Decimal(0)
+
+
 async def phrased(phraser: Phraser, question: str, text: str, metrics: list[dict[str, Any]]) -> str | None:
     """The model's wording of the answer if it states no figure the answer does not; None keeps the text."""
     try:
@@ -190,8 +238,22 @@ async def phrased(phraser: Phraser, question: str, text: str, metrics: list[dict
         log.warning("assistant phrasing by %s not used: it states %s, not in the answer", phraser.model,
                     ", ".join(extra[:5]))
         return None
+    if missing := dropped(candidate, metrics):
+        log.warning("assistant phrasing by %s not used: it leaves out %s", phraser.model, ", ".join(missing[:5]))
+        return None
     return candidate
 
 
+async def rewritten(phraser: Phraser, question: str) -> str | None:
+    """The question in the parser's words, as the model puts it; None on any failure."""
+    try:
+        return await phraser.rewrite(question)
+    except LlmUnavailable as exc:
+        log.warning("assistant rewrite by %s not used: %s", phraser.model, exc)
+    except Exception as exc:  # optional, as a phrasing
+        log.warning("assistant rewrite by %s not used: %s", phraser.model, type(exc).__name__)
+    return None
+
+
 __all__ = ["ChatCompletions", "ChatTransport", "Figures", "LlmUnavailable", "Phraser", "allowed_figures",
-           "figures_in", "invented", "numbers_in", "phrased"]
+           "dropped", "figures_in", "invented", "numbers_in", "phrased", "rewritten"]

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from resolvers.assistant.llm import allowed_figures, figures_in, invented, numbers_in
+from resolvers.assistant.llm import allowed_figures, dropped, figures_in, invented, numbers_in
 
 # answer.py's wording of "Why did conversions drop last week?" (tests/resolvers/test_assistant.py)
 ENGINE = ("Your conversions were 10 last week, down 37.5% from 16 the week before.\n\nThe segments that moved "
@@ -45,7 +45,7 @@ def test_dates_and_mixed_tokens_are_kept_as_written() -> None:
     "Conversions fell 37.5% last week, from 16 to 10. Mobile dropped 75% (8 to 2), as did google.com.",
     "Last week you had 10 conversions: 37.5 percent fewer than the 16 of the week before.",
     "Your conversions were 10.0 last week, down 37.50% from 16.00.",  # the same values, written otherwise
-    "Conversions dropped last week.",  # a wording may leave numbers out
+    "Conversions dropped to 10 last week.",  # a wording may leave numbers out, but for the referenced values
 ])
 def test_a_faithful_wording_states_nothing_new(wording: str) -> None:
     assert invented(wording, allowed_figures(ENGINE, METRICS)) == []
@@ -67,3 +67,13 @@ def test_metrics_referenced_count_as_figures() -> None:
     allowed = allowed_figures("Your LLM cost was $3.00 last week.", [{"name": "cost", "value": 3.0, "change": 200.0}])
     assert invented("Your LLM cost tripled to $3 last week, up 200%.", allowed) == []
     assert invented("Your LLM cost rose 150% to $3.", allowed) == ["150"]
+
+
+def test_a_wording_must_keep_each_referenced_value_to_the_precision_it_writes() -> None:
+    metrics = [{"name": "conversion_rate", "value": 33.3333, "change": None},
+               {"name": "latency", "value": 1234.5, "change": -3.0}, {"name": "cost", "value": None, "change": None}]
+    assert dropped("33.33% and 1,234 ms", metrics) == []
+    assert dropped("33% and 1,235 ms", metrics) == []
+    assert dropped("33.34% and 1,234.5 ms", metrics) == ["33.3333"]
+    assert dropped("Conversions dropped.", METRICS) == ["10.0"]
+    assert dropped("How many conversions on mobile?", metrics) == ["33.3333", "1234.5"]
