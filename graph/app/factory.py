@@ -13,6 +13,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from graph.app.health import add_health_routes
+from graph.app.llm import LlmHttp
 from graph.app.metrics import family_labeller, metrics_handler, metrics_middleware
 from graph.app.reference import add_reference_routes, family_document
 from graph.app.settings import Settings
@@ -38,6 +39,7 @@ from graph.rest.sse import HEARTBEAT
 from graph.schema.build import build_schema
 from graph.schema.ide import add_ide_routes
 from graph.schema.view import WEBSOCKETS, LensGraphView
+from resolvers.assistant.llm import ChatCompletions, ChatTransport, Phraser
 from resolvers.core.metrics import watch_live
 from resolvers.core.services import DEFAULT_PROJECT, Limits, Services
 from resolvers.jobs.anomalies import detector_loop
@@ -120,7 +122,16 @@ async def _default_project(services: Services) -> asyncio.Task[None] | None:
     return asyncio.create_task(retry(), name="lensgraph-default-project")
 
 
-def build_services(store: Store, settings: Settings) -> Services:
+def phraser_for(settings: Settings, http: ChatTransport | None) -> Phraser | None:
+    """The assistant's language model, if one is configured (off by default)."""
+    if not settings.assistant_llm_base_url or http is None:
+        return None
+    key = settings.assistant_llm_api_key
+    return ChatCompletions(settings.assistant_llm_base_url, key.get_secret_value() if key else None,
+                           settings.assistant_llm_model, http, settings.assistant_llm_timeout_seconds)
+
+
+def build_services(store: Store, settings: Settings, llm_http: ChatTransport | None = None) -> Services:
     return Services.build(
         store,
         limits=Limits(
@@ -137,6 +148,7 @@ def build_services(store: Store, settings: Settings) -> Services:
         require_auth=settings.require_auth,
         queue_size=settings.subscriber_queue_size,
         anomaly_poll_seconds=settings.anomaly_poll_seconds,
+        phraser=phraser_for(settings, llm_http),
     )
 
 
@@ -167,7 +179,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         backend = store or store_for(settings)
         await backend.start()
-        services = build_services(backend, settings)
+        llm_http = LlmHttp(settings.assistant_llm_timeout_seconds) if settings.assistant_llm_base_url else None
+        services = build_services(backend, settings, llm_http)
         await services.bus.start()
         watch_live(services.bus)
         app[SERVICES] = services
@@ -195,6 +208,8 @@ def create_app(settings: Settings | None = None, store: Store | None = None) -> 
                 job.cancel()
             await asyncio.gather(*jobs, return_exceptions=True)
             await transport.close()
+            if llm_http is not None:
+                await llm_http.close()
             if retrying is not None:
                 retrying.cancel()
             await services.bus.close()

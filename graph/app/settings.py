@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
 DEFAULT_DATABASE_URL = "sqlite:///./data/lensgraph.db"
 
@@ -24,6 +25,18 @@ class Settings(BaseModel):
     prefix_lens: str = Field(default="/api/lens", description="prefix of the LENS API (seed 001)")
     lens_questions_per_month: int = Field(
         default=200, ge=0, description="questions to the LENS assistant per project and calendar month (seed 001)"
+    )
+    assistant_llm_base_url: str | None = Field(
+        default=None, description="an OpenAI-compatible API (e.g. https://api.openai.com/v1) that words the LENS "
+        "assistant's answers; its numbers are checked against the engine's (none: off)"
+    )
+    assistant_llm_api_key: SecretStr | None = Field(
+        default=None, min_length=1, description="the Bearer key for assistant_llm_base_url, never logged (prefer the "
+        "environment variable: a flag shows in the process list)"
+    )
+    assistant_llm_model: str = Field(default="gpt-4o-mini", min_length=1, description="the model to ask")
+    assistant_llm_timeout_seconds: float = Field(
+        default=8.0, gt=0, le=120, description="longest wait for the model; past it the engine's wording stands"
     )
     sse_heartbeat_seconds: float = Field(default=15.0, gt=0, description="idle time between SSE keep-alives")
     max_query_depth: int = Field(default=12, ge=1, description="deepest GraphQL selection")
@@ -103,6 +116,18 @@ class Settings(BaseModel):
     )
     shutdown_seconds: float = Field(default=3.0, gt=0, le=60, description="longest drain on SIGTERM")
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR")
+
+    @field_validator("assistant_llm_base_url")
+    @classmethod
+    def _http_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        parts = urlsplit(v.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("an http:// or https:// URL, such as https://api.openai.com/v1")
+        if parts.query or parts.fragment or parts.username or parts.password:
+            raise ValueError("a base URL without query, fragment or credentials (the key has its own setting)")
+        return v.strip().rstrip("/")
 
     @property
     def dev_mode(self) -> bool:

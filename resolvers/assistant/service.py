@@ -1,5 +1,7 @@
 """POST /chat: a question about the project's data, answered from the analytics engine within the monthly
-question limit, in a conversation.
+question limit, in a conversation. With a language model configured (resolvers/assistant/llm.py), the model
+may word the answer's text, and put a question the parser refuses in its words; the figures, confidence and
+follow-ups are the engine's all the same.
 
 A conversation needs no server-side state: its id carries the last question's Intent (metric, period,
 segments, breakdown) as JSON, base64url-encoded. Any process answers the next question, and nothing is kept
@@ -11,7 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ from resolvers.analytics import engine
 from resolvers.anomalies import periods as named_ranges
 from resolvers.anomalies.service import Usage, usage
 from resolvers.assistant.answer import Answer, answer
+from resolvers.assistant.llm import phrased, rewritten
 from resolvers.assistant.periods import Period
 from resolvers.assistant.questions import LABELS, MAX_QUESTION, Intent, Unanswerable, parse, segments_in
 from resolvers.core.errors import InputError, Problem
@@ -63,6 +66,8 @@ class Chat:
     answer: Answer
     conversation_id: str
     usage: Usage
+    phrased_by: str | None = None  # the model whose wording the answer's text is, if any
+    rewritten_by: str | None = None  # the model that put the question in the parser's words, if one did
 
 
 def _period_doc(p: Period) -> dict[str, Any]:
@@ -136,13 +141,35 @@ async def ask(services: Services, project: Project, user: str, raw: Any, now: da
     previous = resume(body.conversation_id) if body.conversation_id else None
     context = body.context or ContextIn()
     agents, models = await _names(services, project.id, now)
-    intent = parse(
-        body.question, now, previous=previous, context_period=_context_period(context.date_range, now),
-        context_segments=segments_in(" ".join(context.segments or ()).lower(), agents, models),
-        agents=agents, models=models)
+    phraser, rewritten_by = services.phraser, None
+
+    def parsed(question: str) -> Intent:
+        return parse(question, now, previous=previous, context_period=_context_period(context.date_range, now),
+                     context_segments=segments_in(" ".join(context.segments or ()).lower(), agents, models),
+                     agents=agents, models=models)
+
+    try:
+        intent = parsed(body.question)
+    except Unanswerable as refused:
+        # a model may put the question in the parser's words; the engine answers that, or the refusal stands
+        if phraser is None or not body.question.strip() or len(body.question) > MAX_QUESTION:
+            raise
+        rewrite = await rewritten(phraser, body.question)
+        if rewrite is None:
+            raise
+        try:
+            # the model, not the asker, named what is answered: nothing counts as the question's own
+            intent = replace(parsed(rewrite), explicit=frozenset())
+        except Unanswerable:
+            raise refused from None
+        rewritten_by = phraser.model
     found = await answer(services, project.id, intent)
+    phrased_by = None
+    # a model may word the text; the figures, confidence and follow-ups stay the engine's
+    if phraser is not None and (text := await phrased(phraser, body.question, found.text, found.metrics)):
+        found, phrased_by = replace(found, text=text), phraser.model
     await services.store.anomalies.count_question(project.id, now.date().isoformat(), user)
-    chat = Chat(found, conversation_id(intent), await usage(services, project, now))
+    chat = Chat(found, conversation_id(intent), await usage(services, project, now), phrased_by, rewritten_by)
     # Each question answered is its own event: a fresh subject id.
     await webhooks.emit(services, project.id, QUESTION_ANSWERED, "q_" + new_id(), {
         "question": body.question, "answer": found.text, "conversation_id": chat.conversation_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from resolvers.assistant.llm import Phraser
 from resolvers.core.auth import Authenticator
 from resolvers.core.metrics import TimedStore
 from resolvers.live.bus import DEFAULT_QUEUE, Bus
@@ -31,6 +32,7 @@ class Services:
     bus: Bus
     auth: Authenticator
     limits: Limits = field(default_factory=Limits)
+    phraser: Phraser | None = None  # a language model that words the assistant's answers (off: None)
 
     @classmethod
     def build(
@@ -43,6 +45,7 @@ class Services:
         require_auth: bool = False,
         queue_size: int = DEFAULT_QUEUE,
         anomaly_poll_seconds: float | None = None,
+        phraser: Phraser | None = None,
     ) -> Services:
         timed = TimedStore(store)  # every store call timed and its failures counted (/metrics)
         return cls(
@@ -52,4 +55,5 @@ class Services:
                 timed, admin_key, DEFAULT_PROJECT, project_key=project_key, require_auth=require_auth
             ),
             limits=limits or Limits(),
+            phraser=phraser,
         )

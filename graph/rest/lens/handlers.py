@@ -6,9 +6,11 @@ Authorization: Bearer with an account key (`lga_...`), a project key (`lg_...`) 
 oldest project); without it, the key's own project (an account's oldest, the admin's default). GET /anomalies
 requires it, as the seed says. Lists take `limit` (default 50, at most 1000) and `offset` and answer a
 `pagination` block. Each route group has the seed's per-minute budget, with X-RateLimit-* headers on every
-answer. POST /chat answers from the project's data (resolvers/assistant). /webhooks manages
-the project's webhook endpoints (graph/rest/lens/webhooks.py; the README's Webhooks section). Not served yet:
-scheduled reports.
+answer. POST /chat answers from the project's data (resolvers/assistant); when the optional language model
+worded the answer's text, the X-LENS-Phrased-By header names the model, and X-LENS-Question-Rewritten-By
+when it put a question the parser refused in its words (the seed's answer has no field for either).
+/webhooks manages the project's webhook endpoints (graph/rest/lens/webhooks.py; the README's Webhooks
+section). Not served yet: scheduled reports.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ from storage.models import Project
 from storage.timeutil import now_ms
 
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+PHRASED_BY = "X-LENS-Phrased-By"
+REWRITTEN_BY = "X-LENS-Question-Rewritten-By"
 
 
 async def _project(request: web.Request, account_id: Any = None, *, required: bool = False) -> Project:
@@ -101,7 +105,13 @@ async def chat(request: web.Request) -> web.Response:
         return invalid_question(exc)
     except assistant.QuestionLimitExceeded as exc:
         return question_limit(exc.usage)
-    return ok(chat_json(found), usage=chat_usage_json(found.usage))
+    resp = ok(chat_json(found), usage=chat_usage_json(found.usage))
+    # the seed's answer has no field for them: headers say a model worded the text or reworded the question
+    if found.phrased_by:
+        resp.headers[PHRASED_BY] = found.phrased_by
+    if found.rewritten_by:
+        resp.headers[REWRITTEN_BY] = found.rewritten_by
+    return resp
 
 
 # -- anomalies ------------------------------------------------------------------------------------------------

@@ -56,7 +56,9 @@ GOOD_WEBHOOK = {"url": "https://93.184.215.14/lens-hooks", "events": ["anomaly.d
 
 OPERATIONS = (
     Operation("POST", "/chat", handlers.chat, "Send a question to the AI assistant: answered from the account's data",
-              {200: (envelope("ChatOut", ChatAnswerOut, usage=ChatUsageOut), "The answer and this month's usage")},
+              {200: (envelope("ChatOut", ChatAnswerOut, usage=ChatUsageOut),
+                     "The answer and this month's usage; the header X-LENS-Phrased-By names the model that worded "
+                     "the text, if one did")},
               body=ChatIn, errors={400: "INVALID_QUESTION (with suggestions), or a malformed body",
                                    429: "QUESTION_LIMIT_EXCEEDED, or RATE_LIMIT_EXCEEDED",
                                    415: "The body is not application/json"},
