@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
+from tests.local_http import LocalHttp
+
 
 @dataclass
 class Asked:
@@ -26,7 +28,7 @@ class FakeLlm:
     delay: float = 0.0
     asked: list[Asked] = field(default_factory=list)
     port: int = 0
-    _runner: web.AppRunner | None = None
+    _http: LocalHttp = field(default_factory=LocalHttp)
 
     @property
     def base_url(self) -> str:
@@ -45,15 +47,8 @@ class FakeLlm:
         return web.json_response(body, status=self.status)
 
     async def start(self) -> FakeLlm:
-        app = web.Application()
-        app.router.add_post("/v1/chat/completions", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await self._http.serve("/v1/chat/completions", self._handle)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._http.stop()

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 import orjson
 from aiohttp import web
 
+from tests.local_http import LocalHttp
+
 
 @dataclass
 class Received:
@@ -30,7 +32,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answered in order, then 200
     delay: float = 0.0  # seconds before answering
     received: list[Received] = field(default_factory=list)
-    _runner: web.AppRunner | None = None
+    _http: LocalHttp = field(default_factory=LocalHttp)
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -45,20 +47,11 @@ class Receiver:
         return web.Response(status=self.statuses.pop(0) if self.statuses else 200, text="ok")
 
     async def start(self) -> Receiver:
-        app = web.Application()
-        app.router.add_post("/hook", self._handle)
-        # A client that goes away (a killed server) cancels its request; stopping waits for nothing long.
-        self._runner = web.AppRunner(app, access_log=None, handler_cancellation=True, shutdown_timeout=0.5)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
+        self.port = await self._http.serve("/hook", self._handle, self.port)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._http.stop()
 
     async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
         deadline = time.monotonic() + timeout

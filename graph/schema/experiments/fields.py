@@ -6,23 +6,19 @@ the admin key any; another tenant's experiment is not found, as if it did not ex
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable
-from typing import Annotated, TypeVar
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from graph.schema.context import Context
 from graph.schema.experiments.types import Experiment, ExperimentStatus
-from resolvers.core.errors import InputError, Problem
+from graph.schema.project_ref import spelled
 from resolvers.experiments import service
 from storage.models.experiments import ExperimentStatus as StoredStatus
 
-T = TypeVar("T")
 ProjectRef = Annotated[str | None, strawberry.argument(
     description="A project id or name; default the key's own (an account key must name one).")]
-
 
 @strawberry.input(description="Variants are names, the first the control; weights whole percentages summing to 100 "
                               "(default: an even split).")
@@ -35,18 +31,6 @@ class CreateExperimentInput:
     project: ProjectRef = None
 
 
-def _camel(path: str) -> str:
-    return re.sub(r"_([a-z])", lambda m: m.group(1).upper(), path)
-
-
-async def _spelled(work: Awaitable[T], prefix: str = "") -> T:
-    """The service's problems under the GraphQL names of the arguments (goal_event is input.goalEvent)."""
-    try:
-        return await work
-    except InputError as error:
-        raise InputError([Problem(prefix + _camel(p.path), p.message) for p in error.problems]) from None
-
-
 def _stored(status: ExperimentStatus | None) -> StoredStatus | None:
     return None if status is None else StoredStatus(status.value)
 
@@ -56,14 +40,14 @@ class ExperimentQuery:
     @strawberry.field(description="An experiment by id, in the named project or any the key may read.")
     async def experiment(self, info: Info[Context, None], id: strawberry.ID, project: ProjectRef = None) -> Experiment:
         ctx = info.context
-        return Experiment(doc=await _spelled(service.find(ctx.services, ctx.principal, str(id), project)))
+        return Experiment(doc=await spelled(service.find(ctx.services, ctx.principal, str(id), project)))
 
     @strawberry.field(description="A project's experiments, newest first.")
     async def experiments(
         self, info: Info[Context, None], project: ProjectRef = None, status: ExperimentStatus | None = None
     ) -> list[Experiment]:
         ctx = info.context
-        found = await _spelled(service.project_for(ctx.services, ctx.principal, project))
+        found = await spelled(service.project_for(ctx.services, ctx.principal, project))
         return [Experiment(doc=e) for e in await service.list_in(ctx.services, found.id, _stored(status))]
 
 
@@ -90,7 +74,7 @@ class ExperimentMutation:
                 weights=input.weights, description=input.description,
             ))
 
-        return await _spelled(create(), "input.")
+        return await spelled(create(), "input.")
 
     @strawberry.mutation(description="Active and paused go either way; completed is final and may name a winner.")
     async def update_experiment(
@@ -103,7 +87,7 @@ class ExperimentMutation:
             found = await service.find(ctx.services, ctx.principal, str(id), project)
             return Experiment(doc=await service.update(ctx.services, found, status=status.value, winner=winner))
 
-        return await _spelled(update())
+        return await spelled(update())
 
     @strawberry.mutation(description="Deletes the definition; the tracked events stay.")
     async def delete_experiment(self, info: Info[Context, None], id: strawberry.ID, project: ProjectRef = None) -> bool:
@@ -112,4 +96,4 @@ class ExperimentMutation:
         async def delete() -> bool:
             return await service.delete(ctx.services, await service.find(ctx.services, ctx.principal, str(id), project))
 
-        return await _spelled(delete())
+        return await spelled(delete())
