@@ -1,4 +1,5 @@
-"""Trace writes on SQLite: commit_batch, the one event write, in one IMMEDIATE transaction."""
+"""Trace writes on SQLite: commit_batch, the one event write, in one IMMEDIATE transaction (which it may share
+with other batches queued beside it, each in a savepoint of its own: Database.run_grouped)."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class SQLiteTraces(TraceReads):
         self, project_id: str, events: list[Event], plan: Planner, claim: Claim | None = None
     ) -> CommitResult:
         prepared = {e.id: _prepare(e) for e in events}
-        result = await self.db.run(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
+        result = await self.db.run_grouped(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
         if result.inserted and not result.replayed:
             self.feed.committed(project_id, result.inserted, result.sessions)
         return result
