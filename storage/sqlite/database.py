@@ -60,6 +60,12 @@ GROUP_MAX = 64
 # no batch for FOLLOW_IDLE_S: in a transaction of its own, after the batches before it were answered.
 FOLLOW_CHUNK = 4000
 FOLLOW_IDLE_S = 0.02
+# Checkpoints (copying the WAL into the database file, with an fsync) run on a thread and connection of their
+# own, beside the writer, at most every CHECKPOINT_EVERY_GROUP_S after a group commit. The writer checkpoints
+# only past WRITER_CHECKPOINT_PAGES (SQLite's default is 1,000, which put a checkpoint in one commit in a
+# few): by then the checkpointer has copied most frames, and the writer's pass resets the WAL.
+CHECKPOINT_EVERY_GROUP_S = 0.1
+WRITER_CHECKPOINT_PAGES = 4000
 
 
 class Follower(Protocol):
@@ -103,6 +109,10 @@ class Database:
         self._group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
         self._followers: list[Follower] = []
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpoint_running = False
+        self._checkpoint_last = 0.0
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +143,7 @@ class Database:
                 f"PRAGMA busy_timeout={self.busy_timeout_ms}",
                 "PRAGMA temp_store=MEMORY",
                 f"PRAGMA cache_size=-{WRITER_CACHE_KIB}",
+                f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}",
             ):
                 conn.execute(pragma)
             if self.max_bytes:
@@ -157,12 +168,40 @@ class Database:
         if self._group_task is not None:
             with contextlib.suppress(Exception):
                 await self._group_task
+        await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._close_checkpointer)
+        self._checkpointer.shutdown(wait=True)
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
         await self.in_writer(self._close_writer)
         self._write_thread.shutdown(wait=True)
         self._lock.release()
+
+    def _close_checkpointer(self) -> None:
+        conn, self._checkpoint_conn = self._checkpoint_conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _background_checkpoint(self) -> None:
+        """On the checkpointer thread: copy what the WAL holds into the database file, beside the writer."""
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._checkpoint_conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the writer's own checkpoints still bound the WAL
+            log.debug("background checkpoint not done: %s", exc)
+            self._close_checkpointer()
+        finally:
+            self._checkpoint_running = False
+
+    def _checkpoint_soon(self) -> None:
+        now = time.monotonic()
+        if self._checkpoint_running or now - self._checkpoint_last < CHECKPOINT_EVERY_GROUP_S:
+            return
+        self._checkpoint_running, self._checkpoint_last = True, now
+        asyncio.get_running_loop().run_in_executor(self._checkpointer, self._background_checkpoint)
 
     def _close_writer(self) -> None:
         db, self._writer = self._writer, None
@@ -273,6 +312,7 @@ class Database:
                 if self._group:
                     items, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
                     await self._run_group(items)
+                    self._checkpoint_soon()
                     for follower in self._followers:
                         if follower.behind() >= FOLLOW_CHUNK:
                             await self._catch_up(follower)
