@@ -108,6 +108,7 @@ class Database:
         # Group commit: queued work and its answers; the task that drains the queue runs while there is any.
         self._group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
         self._group_task: asyncio.Task[None] | None = None
+        self._group_arrived = asyncio.Event()
         self._followers: list[Follower] = []
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
         self._checkpoint_conn: sqlite3.Connection | None = None
@@ -302,6 +303,7 @@ class Database:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
         self._group.append((work, answer))
+        self._group_arrived.set()
         if self._group_task is None:
             self._group_task = loop.create_task(self._drain())
         return await answer
@@ -319,8 +321,12 @@ class Database:
                     continue
                 if not any(f.behind() for f in self._followers):
                     return
-                # Idle for now: a moment for new batches first, so that none waits behind a catch-up.
-                await asyncio.sleep(FOLLOW_IDLE_S)
+                # Idle for now: a moment for new batches first, so that none waits behind a catch-up (a
+                # batch that arrives meanwhile is taken at once).
+                self._group_arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FOLLOW_IDLE_S):
+                        await self._group_arrived.wait()
                 if not self._group:
                     for follower in self._followers:
                         if follower.behind():
