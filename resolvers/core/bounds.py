@@ -48,6 +48,19 @@ def json_problem(value: Any, limit: int = MAX_JSON_DEPTH, *, integers: bool = Tr
     """Why a JSON document cannot be stored on every backend, or None: too deep, or (with integers) an
     integer past 64 bits (orjson reads unsigned 64-bit integers, BSON holds signed ones). Request bodies
     are checked for depth as they are read; what is stored, field by field, for both in ingest."""
+    if type(value) is dict:
+        # The common case, walked without a stack: a flat object of strings, numbers, booleans and nulls.
+        flat = True
+        for child in value.values():
+            kind = type(child)
+            if kind is str or kind is float or kind is bool or child is None:
+                continue
+            if kind is int and (not integers or -INT64_MAX - 1 <= child <= INT64_MAX):
+                continue
+            flat = False
+            break
+        if flat:
+            return None if limit >= 1 else f"nests objects and arrays deeper than {limit} levels"
     stack: list[tuple[Any, int]] = [(value, 1)]
     while stack:
         node, depth = stack.pop()
