@@ -86,8 +86,12 @@ async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(
     gate = asyncio.Event()
     original = database.Database.in_writer
 
+    groups: list[int] = []
+
     async def held(self: Any, fn: Any, *args: Any) -> Any:
         await gate.wait()
+        if args and isinstance(args[0], database._Group):
+            groups.append(len(args[0].works))
         return await original(self, fn, *args)
 
     database.Database.in_writer = held  # type: ignore[method-assign]
@@ -105,6 +109,7 @@ async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(
         r2 = await good2
     finally:
         database.Database.in_writer = original  # type: ignore[method-assign]
+    assert groups == [3]  # the three batches shared one transaction
     assert [e.position for e in [*r1.inserted, *r2.inserted]] == [4, 5, 6, 7, 8, 9, 10, 11]
     assert await store.traces.sessions_by_ids(P, ["t1"]) == []
     assert [e.seq for e in await store.traces.session_chain(P, "agent-trace")] == [1, 2, 3]
