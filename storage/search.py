@@ -12,23 +12,43 @@ from typing import Any
 
 def search_text(payload: Any) -> str:
     parts: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, list):
-            for item in value:
-                walk(item)
-        elif isinstance(value, str):
-            parts.append(value)
-        elif isinstance(value, bool) or value is None:
-            return
-        else:
-            parts.append(str(value))
-
-    walk(payload)
+    _walk(payload, parts)
     return "\n".join(parts).lower()
+
+
+def _walk(value: Any, parts: list[str]) -> None:
+    """The values' text, depth first. Exact types first (JSON documents hold only these), isinstance after."""
+    kind = type(value)
+    if kind is dict:
+        items: Any = value.values()
+    elif kind is list:
+        items = value
+    elif kind is str:
+        parts.append(value)
+        return
+    elif kind is bool or value is None:
+        return
+    elif kind is int or kind is float:
+        parts.append(str(value))
+        return
+    elif isinstance(value, dict):
+        items = value.values()
+    elif isinstance(value, list):
+        items = value
+    elif isinstance(value, str):
+        parts.append(value)
+        return
+    elif isinstance(value, bool):
+        return
+    else:
+        parts.append(str(value))
+        return
+    for item in items:
+        kind = type(item)
+        if kind is str:
+            parts.append(item)
+        elif kind is dict or kind is list or not (kind is bool or item is None):
+            _walk(item, parts)
 
 
 def normalize_term(term: str) -> str:

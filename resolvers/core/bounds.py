@@ -48,22 +48,53 @@ def json_problem(value: Any, limit: int = MAX_JSON_DEPTH, *, integers: bool = Tr
     """Why a JSON document cannot be stored on every backend, or None: too deep, or (with integers) an
     integer past 64 bits (orjson reads unsigned 64-bit integers, BSON holds signed ones). Request bodies
     are checked for depth as they are read; what is stored, field by field, for both in ingest."""
-    stack: list[tuple[Any, int]] = [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if integers and isinstance(node, int) and not isinstance(node, bool):
-            if not -INT64_MAX - 1 <= node <= INT64_MAX:
-                return "holds an integer outside the signed 64-bit range; send it as a string"
+    if type(value) is dict:
+        # The common case, walked without a stack: a flat object of strings, numbers, booleans and nulls.
+        flat = True
+        for child in value.values():
+            kind = type(child)
+            if kind is str or kind is float or kind is bool or child is None:
+                continue
+            if kind is int and (not integers or -INT64_MAX - 1 <= child <= INT64_MAX):
+                continue
+            flat = False
+            break
+        if flat:
+            return None if limit >= 1 else f"nests objects and arrays deeper than {limit} levels"
+    return _problem(value, 1, limit, integers)
+
+
+def _problem(node: Any, depth: int, limit: int, integers: bool) -> str | None:
+    """json_problem's walk, depth first with the last child first (the order its stack walk had, so the
+    same problem is named first); exact JSON types are tested before isinstance."""
+    kind = type(node)
+    if kind is dict:
+        children: Any = node.values()
+    elif kind is list:
+        children = node
+    elif kind is str or kind is float or kind is bool or node is None:
+        return None
+    elif integers and isinstance(node, int) and not isinstance(node, bool):
+        if not -INT64_MAX - 1 <= node <= INT64_MAX:
+            return "holds an integer outside the signed 64-bit range; send it as a string"
+        return None
+    elif isinstance(node, dict):
+        children = node.values()
+    elif isinstance(node, list):
+        children = node
+    else:
+        return None
+    if depth > limit:
+        return f"nests objects and arrays deeper than {limit} levels"
+    for child in reversed(children):
+        kind = type(child)
+        if kind is str or kind is float or kind is bool or child is None:
             continue
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
+        if kind is int and (not integers or -INT64_MAX - 1 <= child <= INT64_MAX):
             continue
-        if depth > limit:
-            return f"nests objects and arrays deeper than {limit} levels"
-        stack.extend((child, depth + 1) for child in children)
+        problem = _problem(child, depth + 1, limit, integers)
+        if problem is not None:
+            return problem
     return None
 
 

@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import aiosqlite
 
@@ -53,6 +53,36 @@ PROBE_PAGES = 64
 # 6,976-7,228 events/s against 6,567-6,750) and the 1000-event trace read in the same time (bench/README.md).
 WRITER_CACHE_KIB = 8 * 1024
 READER_CACHE_KIB = 4 * 1024
+# Group commit: the ingest batches queued while the writer is busy share its next transaction, each in a
+# savepoint of its own (bench/README.md, "Fast ingest"). At most this many batches share one.
+GROUP_MAX = 64
+# A follower (the search index) catches up once it is this many rows behind, or when the writer has had
+# no batch for FOLLOW_IDLE_S: in a transaction of its own, after the batches before it were answered.
+FOLLOW_CHUNK = 4000
+FOLLOW_IDLE_S = 0.02
+# Checkpoints (copying the WAL into the database file, with an fsync) run on a thread and connection of their
+# own, beside the writer, at most every CHECKPOINT_EVERY_S after a write. The writer still checkpoints past
+# WRITER_CHECKPOINT_PAGES (SQLite's default), which bounds the WAL as before (a small disk holds it, see
+# tests/process/test_full_disk.py); by then the checkpointer has copied most frames, so the writer's pass is
+# short and resets the WAL.
+CHECKPOINT_EVERY_S = 0.1
+WRITER_CHECKPOINT_PAGES = 1000
+
+
+class Follower(Protocol):
+    """Work that follows the commits (by position) in transactions of its own, off their critical path."""
+
+    def behind(self) -> int:
+        """Rows this process has committed that the follower has not yet seen (a hint: 0 means idle)."""
+        ...
+
+    def catch_up(self, db: sqlite3.Connection) -> None:
+        """On the writer thread, inside a write transaction: follow every commit so far."""
+        ...
+
+    def failed(self) -> None:
+        """A catch-up failed: forget the hint (whoever needs the follower current checks the file)."""
+        ...
 
 
 class Database:
@@ -76,6 +106,15 @@ class Database:
         # Why a write failed; cleared by the next successful probe (check_writes), not by any write: a small
         # write that fits where a batch does not (a counter, on a full disk) does not make the store writable.
         self.write_fault: StoreUnavailable | None = None
+        # Group commit: queued work and its answers; the task that drains the queue runs while there is any.
+        self._group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._group_task: asyncio.Task[None] | None = None
+        self._group_arrived = asyncio.Event()
+        self._followers: list[Follower] = []
+        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpoint_running = False
+        self._checkpoint_last = 0.0
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,6 +145,7 @@ class Database:
                 f"PRAGMA busy_timeout={self.busy_timeout_ms}",
                 "PRAGMA temp_store=MEMORY",
                 f"PRAGMA cache_size=-{WRITER_CACHE_KIB}",
+                f"PRAGMA wal_autocheckpoint={WRITER_CHECKPOINT_PAGES}",
             ):
                 conn.execute(pragma)
             if self.max_bytes:
@@ -127,12 +167,43 @@ class Database:
         self._writer = conn
 
     async def close(self) -> None:
+        if self._group_task is not None:
+            with contextlib.suppress(Exception):
+                await self._group_task
+        await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._close_checkpointer)
+        self._checkpointer.shutdown(wait=True)
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
         await self.in_writer(self._close_writer)
         self._write_thread.shutdown(wait=True)
         self._lock.release()
+
+    def _close_checkpointer(self) -> None:
+        conn, self._checkpoint_conn = self._checkpoint_conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _background_checkpoint(self) -> None:
+        """On the checkpointer thread: copy what the WAL holds into the database file, beside the writer."""
+        try:
+            if self._checkpoint_conn is None:
+                self._checkpoint_conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._checkpoint_conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
+            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the writer's own checkpoints still bound the WAL
+            log.debug("background checkpoint not done: %s", exc)
+            self._close_checkpointer()
+        finally:
+            self._checkpoint_running = False
+
+    def _checkpoint_soon(self) -> None:
+        now = time.monotonic()
+        if self._checkpoint_running or now - self._checkpoint_last < CHECKPOINT_EVERY_S:
+            return
+        self._checkpoint_running, self._checkpoint_last = True, now
+        asyncio.get_running_loop().run_in_executor(self._checkpointer, self._background_checkpoint)
 
     def _close_writer(self) -> None:
         db, self._writer = self._writer, None
@@ -217,7 +288,85 @@ class Database:
 
     async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """work inside one write transaction, on the writer thread."""
-        return await self.in_writer(self.transaction, work)
+        out = await self.in_writer(self.transaction, work)
+        self._checkpoint_soon()
+        return out
+
+    def follow(self, follower: Follower) -> None:
+        self._followers.append(follower)
+
+    async def run_grouped(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """work inside a write transaction it may share with other grouped work queued beside it.
+
+        Each work runs in a savepoint of its own, in queue order, and sees the work before it. One that
+        raises is rolled back alone and gets its exception; the rest commit. A storage fault (raised by
+        any work or by the commit) fails the whole transaction, and every work in it gets the fault:
+        nothing of it is stored. Each caller is answered only after the transaction has committed.
+        """
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[T] = loop.create_future()
+        self._group.append((work, answer))
+        self._group_arrived.set()
+        if self._group_task is None:
+            self._group_task = loop.create_task(self._drain())
+        return await answer
+
+    async def _drain(self) -> None:
+        try:
+            while True:
+                if self._group:
+                    items, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
+                    await self._run_group(items)
+                    self._checkpoint_soon()
+                    for follower in self._followers:
+                        if follower.behind() >= FOLLOW_CHUNK:
+                            await self._catch_up(follower)
+                    continue
+                if not any(f.behind() for f in self._followers):
+                    return
+                # Idle for now: a moment for new batches first, so that none waits behind a catch-up (a
+                # batch that arrives meanwhile is taken at once).
+                self._group_arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(FOLLOW_IDLE_S):
+                        await self._group_arrived.wait()
+                if not self._group:
+                    for follower in self._followers:
+                        if follower.behind():
+                            await self._catch_up(follower)
+        except BaseException as exc:
+            for _, answer in self._group:
+                if not answer.done():
+                    answer.set_exception(exc if isinstance(exc, Exception) else StoreUnavailable("shutting down"))
+            self._group = []
+            raise
+        finally:
+            self._group_task = None
+
+    async def _run_group(self, items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+        try:
+            outcomes = await self.in_writer(self.transaction, _Group([work for work, _ in items], self))
+        except BaseException as exc:
+            for _, answer in items:
+                if not answer.done():
+                    answer.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (_, answer), (ok, value) in zip(items, outcomes, strict=True):
+            if answer.done():  # its caller went away
+                continue
+            if ok:
+                answer.set_result(value)
+            else:
+                answer.set_exception(value)
+
+    async def _catch_up(self, follower: Follower) -> None:
+        try:
+            await self.run(follower.catch_up)
+        except Exception as exc:
+            log.warning("a follower of the commits could not catch up (%s); it will try again", exc)
+            follower.failed()
 
     async def check_writes(self) -> None:
         """Raises the write fault while writes fail. Once one has failed, each call repairs what it can and
@@ -267,3 +416,28 @@ class Database:
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run statements in one write transaction; returns each one's changed-row count."""
         return await self.run(lambda db: [db.execute(sql, args).rowcount for sql, args in statements])
+
+
+class _Group:
+    """Several works in one transaction, each in its own savepoint (Database.run_grouped)."""
+
+    def __init__(self, works: list[Callable[[sqlite3.Connection], Any]], database: Database) -> None:
+        self.works = works
+        self.database = database
+
+    def __call__(self, db: sqlite3.Connection) -> list[tuple[bool, Any]]:
+        outcomes: list[tuple[bool, Any]] = []
+        for work in self.works:
+            db.execute("SAVEPOINT grouped")
+            try:
+                out = work(db)
+            except Exception as exc:
+                if isinstance(exc, StoreUnavailable) or classify(exc, self.database.busy_timeout_ms) is not None:
+                    raise  # a storage fault: the whole transaction is rolled back
+                db.execute("ROLLBACK TO grouped")
+                db.execute("RELEASE grouped")
+                outcomes.append((False, exc))
+                continue
+            db.execute("RELEASE grouped")
+            outcomes.append((True, out))
+        return outcomes

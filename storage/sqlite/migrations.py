@@ -468,7 +468,20 @@ CREATE INDEX IF NOT EXISTS deliveries_by_created ON webhook_deliveries (project_
 CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON webhook_deliveries (project_id, webhook_id, created_at);
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9)
+# Version 10: the full-text index follows the commits instead of being fed inside each batch's transaction
+# (storage/sqlite/search_index.py). meta.search_indexed is the last position indexed; everything stored so far
+# is. The delete trigger removes only what was indexed: FTS5 must not be told to delete what it never held.
+V10 = """
+INSERT OR REPLACE INTO meta (key, value) SELECT 'search_indexed', COALESCE(MAX(rowid), 0) FROM events;
+DROP TRIGGER IF EXISTS events_fts_delete;
+CREATE TRIGGER events_fts_delete AFTER DELETE ON events
+WHEN old.rowid <= (SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed')
+BEGIN
+    INSERT INTO events_fts (events_fts, rowid, search_text) VALUES ('delete', old.rowid, old.search_text);
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

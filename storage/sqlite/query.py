@@ -45,7 +45,8 @@ def _between(where: list[str], args: list[Any], column: str, since: datetime | N
         args.append(to_ms(until))
 
 
-def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
+def _event_where(project_id: str, q: EventQuery, *, indexed: bool = True) -> tuple[list[str], list[Any]]:
+    """indexed: whether events_fts holds every event (storage/sqlite/search_index.py); if not, a search scans."""
     where, args = ["e.project_id = ?"], [project_id]
     _match_any(
         where,
@@ -63,7 +64,7 @@ def _event_where(project_id: str, q: EventQuery) -> tuple[list[str], list[Any]]:
     if q.search:
         term = normalize_term(q.search)
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        if len(term) >= 3:
+        if len(term) >= 3 and indexed:
             # The trigram index answers LIKE itself; the outer LIKE keeps the exact semantics.
             where.append(
                 "e.rowid IN (SELECT rowid FROM events_fts WHERE search_text LIKE ? ESCAPE '\\')"

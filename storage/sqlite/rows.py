@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -106,6 +107,9 @@ def _prepare(e: Event) -> tuple[bytes, bytes, str]:
     return orjson.dumps(e.payload), orjson.dumps(e.metadata), search_text(e.payload)
 
 
+_product = attrgetter(*PRODUCT_FIELDS)
+
+
 def _event_row(e: Event, prepared: tuple[bytes, bytes, str]) -> tuple:
     payload, metadata, text = prepared
     return (
@@ -130,7 +134,7 @@ def _event_row(e: Event, prepared: tuple[bytes, bytes, str]) -> tuple:
         text,
         e.prev_hash,
         e.hash,
-        *(getattr(e, name) for name in PRODUCT_FIELDS),
+        *_product(e),
     )
 
 

@@ -1,4 +1,5 @@
-"""Trace writes on SQLite: commit_batch, the one event write, in one IMMEDIATE transaction."""
+"""Trace writes on SQLite: commit_batch, the one event write, in one IMMEDIATE transaction (which it may share
+with other batches queued beside it, each in a savepoint of its own: Database.run_grouped)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from storage.sqlite.rows import (
     _session,
     _session_row,
 )
+from storage.sqlite.search_index import LAST_POSITION, SearchIndex
 from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 
@@ -38,14 +40,14 @@ UPSERT_SESSION = (
 
 class SQLiteTraces(TraceReads):
     def __init__(self, db: Database, feed: ChangeFeed) -> None:
-        super().__init__(db)
+        super().__init__(db, SearchIndex(db))
         self.feed = feed
 
     async def commit_batch(
         self, project_id: str, events: list[Event], plan: Planner, claim: Claim | None = None
     ) -> CommitResult:
         prepared = {e.id: _prepare(e) for e in events}
-        result = await self.db.run(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
+        result = await self.db.run_grouped(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
         if result.inserted and not result.replayed:
             self.feed.committed(project_id, result.inserted, result.sessions)
         return result
@@ -104,7 +106,7 @@ class SQLiteTraces(TraceReads):
             current.update((row[1], _session(row)) for row in rows)
 
         result = plan(current, fresh)
-        ((last,),) = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM events").fetchall()
+        ((last,),) = db.execute(LAST_POSITION).fetchall()
         for offset, event in enumerate(result.events, start=1):
             event.position = last + offset
 
@@ -112,11 +114,8 @@ class SQLiteTraces(TraceReads):
             f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(INSERT_EVENT_WIDTH)})",
             [_event_row(e, prepared[e.id]) for e in result.events],
         )
-        db.execute(
-            "INSERT INTO events_fts (rowid, search_text) SELECT rowid, search_text FROM events"
-            " WHERE rowid > ? AND rowid <= ?",
-            (last, last + len(result.events)),
-        )
+        # The search index follows in transactions of its own (storage/sqlite/search_index.py).
+        self.search.committed(len(result.events))
         if any(e.type == EXPOSURE_EVENT for e in result.events):
             db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.

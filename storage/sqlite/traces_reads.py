@@ -28,6 +28,7 @@ from storage.sqlite.rows import (
     _record,
     _session,
 )
+from storage.sqlite.search_index import SearchIndex
 from storage.timeutil import to_ms
 
 
@@ -38,8 +39,14 @@ def _whole(page: Page, after_sql: str, fetched: int) -> bool:
 
 
 class TraceReads:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, search: SearchIndex) -> None:
         self.db = db
+        self.search = search
+
+    async def _where(self, project_id: str, query: EventQuery) -> tuple[list[str], list[Any]]:
+        """The query's conditions; a search first has the full-text index caught up with every commit."""
+        indexed = await self.search.ready() if query.search else True
+        return _event_where(project_id, query, indexed=indexed)
 
     # -- lookups by id -----------------------------------------------------
 
@@ -113,7 +120,7 @@ class TraceReads:
         return await self._events(project_id, query, page, RECORD_COLUMNS, _record)
 
     async def _events(self, project_id: str, query: EventQuery, page: Page, columns: str, make: Any) -> PageResult[Any]:
-        where, args = _event_where(project_id, query)
+        where, args = await self._where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._page(
             f"SELECT {_prefixed(columns, 'e')} FROM events e",
@@ -218,7 +225,7 @@ class TraceReads:
     async def events_for_sessions(
         self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
     ) -> dict[str, PageResult[Event]]:
-        where, args = _event_where(project_id, query)
+        where, args = await self._where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._grouped(
             "events",
@@ -267,7 +274,7 @@ class TraceReads:
     async def events_after(
         self, project_id: str, position: int, query: EventQuery, limit: int
     ) -> list[Event]:
-        where, args = _event_where(project_id, query)
+        where, args = await self._where(project_id, query)
         rows = await self.db.fetch(
             f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE {' AND '.join(where)}"
             " AND e.rowid > ? ORDER BY e.rowid LIMIT ?",
