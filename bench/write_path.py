@@ -60,8 +60,8 @@ def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tu
     from resolvers.traces.event_types import to_event, validate_events
     from resolvers.traces.ingest import Incoming
     from resolvers.traces.planner import BatchPlanner
-    from storage import sqlite as store_sqlite
     from storage.models import Event
+    from storage.sqlite import rows as store_sqlite
     from storage.timeutil import now_ms
 
     totals, T = stage_timer()
@@ -122,8 +122,10 @@ def variant_ddl(ddl: str, variant: str) -> str:
 
 
 def sqlite_write(variant: str, event_rows: list[list[tuple]], session_rows: list[list[tuple]], project: str) -> dict[str, float]:
-    from storage import sqlite as store_sqlite
-    from storage.sqlite.migrations import DDL
+    from storage.sqlite import rows as store_sqlite
+    from storage.sqlite.migrations import MIGRATIONS
+
+    DDL = "\n".join(MIGRATIONS)  # the schema as migrate() builds it, version after version
 
     ev_cols = getattr(store_sqlite, "INSERT_EVENT_COLUMNS", None) or store_sqlite.EVENT_COLUMNS.replace(
         "prev_hash", "search_text, prev_hash"
