@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from resolvers.analytics import engine
 from resolvers.anomalies import metrics
+from resolvers.anomalies.detector import change_percentage
 from resolvers.anomalies.ids import report_id
 from resolvers.core.services import Services
 from storage.contract import AnomalyQuery, Page
@@ -56,12 +57,6 @@ def last_complete(kind: Kind, now: datetime) -> Period:
     return Period(kind, monday - timedelta(days=7), monday)
 
 
-def _change(current: float | None, previous: float | None) -> float | None:
-    if current is None or previous is None or previous == 0:
-        return None
-    return round((current - previous) / abs(previous) * 100, 1)
-
-
 def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 6)
 
@@ -73,16 +68,17 @@ async def _key_metric(services: Services, project_id: str, metric: RuleMetric, p
     if found.denominator is None and metric.type in ("sessions", "count", "unique_sessions", "tokens", "cost"):
         current, previous = current or 0.0, previous or 0.0  # a count over nothing is zero, a rate is undefined
     return {"current": _rounded(current), "previous": _rounded(previous),
-            "change_percentage": _change(current, previous)}
+            "change_percentage": change_percentage(current, previous)}
 
 
 async def _agent_runs(services: Services, project_id: str, period: Period) -> dict[str, Any]:
-    query = AnalyticsQuery(project_id, period.start, period.end, "sessions", (AGENT,), metrics=(Metric("count"),))
-    (current,) = await engine.total(services, query)
-    (previous,) = await engine.total(services, AnalyticsQuery(
-        project_id, period.previous.start, period.previous.end, "sessions", (AGENT,), metrics=(Metric("count"),)))
-    now, before = float(current or 0), float(previous or 0)
-    return {"current": now, "previous": before, "change_percentage": _change(now, before)}
+    runs = []
+    for p in (period, period.previous):
+        (n,) = await engine.total(services, AnalyticsQuery(project_id, p.start, p.end, "sessions", (AGENT,),
+                                                           metrics=(Metric("count"),)))
+        runs.append(float(n or 0))
+    now, before = runs
+    return {"current": now, "previous": before, "change_percentage": change_percentage(now, before)}
 
 
 async def _top_agents(services: Services, project_id: str, period: Period) -> dict[str, list[dict[str, Any]]]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from resolvers.core.metrics import JOB_FAILURES, JOB_RUNS
 from resolvers.core.services import Services
@@ -19,6 +20,7 @@ from storage.models import Project
 log = logging.getLogger(__name__)
 
 PROJECTS_PAGE = 200
+T = TypeVar("T")
 
 
 async def every_project(services: Services) -> AsyncIterator[Project]:
@@ -41,16 +43,23 @@ async def run_claimed(services: Services, job: str, every_seconds: float, run: C
     return True
 
 
+async def guarded(job: str, run: Awaitable[T]) -> T | None:
+    """run's result; None when it failed, counted and logged (a down store as a warning, without a traceback:
+    the requests say so too). The caller's loop goes on to its next round."""
+    try:
+        return await run
+    except asyncio.CancelledError:
+        raise
+    except StoreUnavailable as exc:
+        JOB_FAILURES.labels(job).inc()
+        log.warning("%s skipped: %s", job, exc.for_log())
+    except Exception:
+        JOB_FAILURES.labels(job).inc()
+        log.exception("%s failed", job)
+    return None
+
+
 async def forever(services: Services, job: str, every_seconds: float, run: Callable[[], Awaitable[None]]) -> None:
     while True:
-        try:
-            await run_claimed(services, job, every_seconds, run)
-        except asyncio.CancelledError:
-            raise
-        except StoreUnavailable as exc:  # the store is down: the requests say so too; no traceback
-            JOB_FAILURES.labels(job).inc()
-            log.warning("%s skipped: %s", job, exc.for_log())
-        except Exception:
-            JOB_FAILURES.labels(job).inc()
-            log.exception("%s failed", job)
+        await guarded(job, run_claimed(services, job, every_seconds, run))
         await asyncio.sleep(every_seconds)

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from resolvers.core.ids import new_id
-from resolvers.core.metrics import JOB_FAILURES, WEBHOOK_DELIVERIES
+from resolvers.core.metrics import WEBHOOK_DELIVERIES
 from resolvers.core.services import Services
+from resolvers.jobs.loop import guarded
 from resolvers.webhooks import signing
 from resolvers.webhooks.transport import DeliveryError, Transport
-from storage.contract import StoreUnavailable
 from storage.models.webhooks import Attempt, Delivery, DeliveryStatus
 from storage.timeutil import now_ms
 
@@ -118,16 +118,6 @@ async def sender_loop(services: Services, transport: Transport, config: SenderCo
     """Forever: send what is due, then wait poll_seconds (at once again when a full batch was due)."""
     owner = new_owner()
     while True:
-        sent = 0
-        try:
-            sent = len(await run_once(services, transport, config, owner))
-        except asyncio.CancelledError:
-            raise
-        except StoreUnavailable as exc:
-            JOB_FAILURES.labels(JOB).inc()
-            log.warning("webhook delivery skipped: %s", exc.for_log())
-        except Exception:
-            JOB_FAILURES.labels(JOB).inc()
-            log.exception("webhook delivery failed")
-        if sent < config.batch:
+        sent = await guarded(JOB, run_once(services, transport, config, owner)) or []
+        if len(sent) < config.batch:
             await asyncio.sleep(config.poll_seconds)
