@@ -9,6 +9,7 @@ stopped (SIGINT, then SIGTERM, then SIGKILL) and its temp dir removed at the end
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -290,15 +291,39 @@ class Server:
             for line in tail:
                 print("#   " + line)
 
+    def pids(self) -> list[int]:
+        """The spawned server's process and, with --workers, its live workers (Linux /proc); [] if not spawned."""
+        if self.proc is None:
+            return []
+        pids = [self.proc.pid]
+        with contextlib.suppress(OSError, ValueError):
+            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
+                pids += [int(p) for p in (task / "children").read_text().split()]
+        return pids
+
+    def memory_mib(self) -> dict[str, float | str]:
+        """Resident memory of the largest server process, now (VmRSS) and at its peak so far (VmHWM), in MiB: with
+        --workers that is the largest worker (the issue's bound is per worker). "-" where /proc cannot tell."""
+        now = peak = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError, ValueError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        now = max(now, int(line.split()[1]))
+                    elif line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
+        return {
+            "rss_mib": round(now / 1024, 1) if now else "-",
+            "peak_rss_mib": round(peak / 1024, 1) if peak else "-",
+        }
+
     def cpu_seconds(self) -> float | None:
         """User+system CPU the spawned server has used so far (Linux /proc), None if unknown; with --workers, the
         parent's and its live workers' together."""
         if self.proc is None:
             return None
         try:
-            pids = [self.proc.pid]
-            for task in Path(f"/proc/{self.proc.pid}/task").iterdir():
-                pids += [int(p) for p in (task / "children").read_text().split()]
+            pids = self.pids()
             ticks = 0
             for pid in pids:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

@@ -505,6 +505,7 @@ async def run(args: argparse.Namespace, server: Server, workloads: list[Workload
                 "missing": check["missing"],
                 "chains_ok": chains,
                 "verify_s": round(check["verify_s"], 2),
+                **server.memory_mib(),  # after this format's events: RSS now and the peak so far
             }
             rows.append(row)
             for e in res["errors"][:5]:
@@ -562,7 +563,7 @@ def main() -> int:
     print_table(
         rows,
         ["format", "events", "batch", "conc", "wall_s", "events_s", "MB_s", "p50_ms", "p90_ms", "p99_ms", "max_ms",
-         "server_cpu", "client_cpu", "errors", "stored", "missing", "chains_ok"],
+         "server_cpu", "client_cpu", "rss_mib", "peak_rss_mib", "errors", "stored", "missing", "chains_ok"],
     )  # fmt: skip
     for line in log_errors[:10]:
         print(f"# server log: {line}")

@@ -12,7 +12,7 @@ Load, all open-loop (a request starts on schedule whether or not earlier ones an
   live         --subscribers (6) graphql-transport-ws eventAdded subscriptions and --sse (1)
                GET /stream clients, each counting the soak events it receives
 
-The server's resident memory (VmRSS of /proc/<pid>/status) is sampled every --sample-seconds (10).
+The resident memory (VmRSS of /proc/<pid>/status) of the largest server process (with --workers, the largest worker) is sampled every --sample-seconds (10).
 At the end, one row per minute: RSS (last sample and max), trace latency p50/p99 (both kinds, and
 each), ingest, and per live client the events of that minute delivered and lost. Every loop is
 bounded by --minutes plus a drain; only 127.0.0.1 is spoken to. With --url, pass --pid to sample RSS.
@@ -29,6 +29,7 @@ import secrets
 import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -265,15 +266,14 @@ def rss_kb(pid: int) -> int | None:
     return None
 
 
-async def sample_rss(soak: Soak, pid: int | None) -> None:
-    if pid is None:
-        return
+async def sample_rss(soak: Soak, pids: Callable[[], list[int]]) -> None:
+    """The largest process's RSS: with --workers, the largest worker (the bound is per worker)."""
     every = soak.args.sample_seconds
     k = 0
     while not soak.stop.is_set():
-        kb = rss_kb(pid)
-        if kb is not None:
-            soak.rss.append((time.monotonic() - soak.t0, kb))
+        sizes = [kb for kb in map(rss_kb, pids()) if kb is not None]
+        if sizes:
+            soak.rss.append((time.monotonic() - soak.t0, max(sizes)))
         k += 1
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(soak.stop.wait(), max(0.0, soak.t0 + k * every - time.monotonic()))
@@ -340,11 +340,11 @@ async def run(args: argparse.Namespace, server: Server) -> Soak:
         sys.stdout.flush()
 
         soak.t0 = time.monotonic()
-        pid = server.proc.pid if server.proc is not None else args.pid
+        pids = server.pids if server.proc is not None else (lambda: [args.pid] if args.pid else [])
         loops = [
             asyncio.create_task(ingest_loop(soak, http, url)),
             asyncio.create_task(trace_loop(soak, http, url, session)),
-            asyncio.create_task(sample_rss(soak, pid)),
+            asyncio.create_task(sample_rss(soak, pids)),
             asyncio.create_task(progress(soak)),
         ]
         with contextlib.suppress(TimeoutError):

@@ -281,14 +281,16 @@ def main() -> int:
     with Server(args) as server:
         rows, problems = asyncio.run(run(args, server))
         log_errors = server.server_log_errors()
+        memory = server.memory_mib()
     print()
     print_table(rows)
+    print(f"# server memory after the runs: rss {memory['rss_mib']} MiB, peak {memory['peak_rss_mib']} MiB")
     for problem in problems[:20]:
         print(f"# check failed: {problem}")
     for line in log_errors[:10]:
         print(f"# server log: {line}")
     ok = not problems
-    print_result({"bench": "trace", "run_id": args.run_id, "ok": ok, "url": server.url, "database": server.database, "results": rows})
+    print_result({"bench": "trace", "run_id": args.run_id, "ok": ok, "url": server.url, "database": server.database, "results": rows, "memory": memory})
     print("# OK" if ok else "# FAILED")
     return 0 if ok else 1
 
