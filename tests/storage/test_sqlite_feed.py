@@ -1,4 +1,5 @@
-"""The SQLite change feed holds at most MAX_PENDING batches in memory; past that it reads the file."""
+"""The SQLite change feed: this process's commits from memory (at most MAX_PENDING batches; past that it reads the
+file), the file read only when memory cannot answer, and the commit hook that hands commits over."""
 
 from __future__ import annotations
 
