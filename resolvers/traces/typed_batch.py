@@ -32,5 +32,11 @@ def validate_batch(items: list[Any]) -> list[tuple[EventIn, _Payload, dict[str, 
         events = _BATCH.validate_python(items)
     except ValidationError:
         return None
-    # The payload as stored is the document as sent (a copy, as EventIn's dict[str, Any] made one).
-    return [(event, event.payload, dict(raw["payload"])) for event, raw in zip(events, items, strict=True)]
+    out: list[tuple[EventIn, _Payload, dict[str, Any]]] = []
+    for event, raw in zip(events, items, strict=True):
+        doc = raw["payload"]
+        if not isinstance(doc, dict):  # a payload model instance passed in process: the plain path decides
+            return None
+        # The payload as stored is the document as sent (a copy, as EventIn's dict[str, Any] made one).
+        out.append((event, event.payload, dict(doc)))
+    return out

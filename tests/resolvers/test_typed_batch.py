@@ -312,3 +312,15 @@ def test_an_unsealed_event_needs_its_own_documents() -> None:
     assert unsealed_event(values).__dict__ == Event(**values).__dict__
     with pytest.raises(TypeError):
         unsealed_event({**values, "metadata": None})
+
+
+def test_a_payload_that_is_not_a_document_takes_the_plain_path() -> None:
+    from resolvers.traces.typed_batch import validate_batch
+
+    good = {"sessionId": "s", "agentId": "a", "eventType": "custom", "payload": VALID["custom"]}
+    assert validate_batch([good]) is not None
+    model = PAYLOADS["custom"].model_validate(VALID["custom"])
+    assert validate_batch([{**good, "payload": model}]) is None
+    with pytest.raises(InputError) as caught:
+        validate_events([{**good, "payload": model}])
+    assert [p.path for p in caught.value.problems] == ["events[0].payload"]
