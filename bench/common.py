@@ -62,6 +62,10 @@ def add_server_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--pyspy-idle", action="store_true", help="py-spy --idle: sample waiting threads too (where the time goes, not only the CPU)"
     )
+    g.add_argument(
+        "--pyspy-gil", action="store_true",
+        help="py-spy --gil: only the thread holding the GIL (what bounds a one-core server's throughput)",
+    )
     g.add_argument("--pyspy-rate", type=int, default=200, help="py-spy samples per second (default %(default)s)")
     g.add_argument(
         "--api-key",
@@ -351,6 +355,7 @@ class Server:
         ]  # fmt: skip
         cmd += ["--native"] if self.args.pyspy_native else ["--nonblocking"]
         cmd += ["--idle"] if self.args.pyspy_idle else []
+        cmd += ["--gil"] if self.args.pyspy_gil else []
         print(f"# py-spy: {shlex.join(cmd)}")
         sys.stdout.flush()
         self._spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -56,9 +56,21 @@ def stage_timer() -> tuple[dict[str, float], Any]:
     return totals, T
 
 
-def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tuple[dict[str, float], list[list[tuple]], list[list[tuple]]]:
-    from resolvers.traces.event_types import to_event, validate_events
+def to_events(project: str, validated: list[Any], received: Any) -> list[Any]:
+    """to_event over a validated batch, for either version of its signature (--repo may be older)."""
+    from resolvers.traces.event_types import to_event
     from resolvers.traces.ingest import Incoming
+
+    if validated and len(validated[0]) == 3:  # since ingest2: each with its payload document; ids per batch
+        from resolvers.core.ids import new_ids  # type: ignore[attr-defined]
+
+        ids = new_ids(len(validated))
+        return [Incoming(*to_event(project, i, p, d, received, k)) for (i, p, d), k in zip(validated, ids)]
+    return [Incoming(*to_event(project, i, p, received)) for i, p in validated]  # type: ignore[call-arg]
+
+
+def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tuple[dict[str, float], list[list[tuple]], list[list[tuple]]]:
+    from resolvers.traces.event_types import validate_events
     from resolvers.traces.planner import BatchPlanner
     from storage.models import Event
     from storage.sqlite import rows as store_sqlite
@@ -78,7 +90,7 @@ def python_stages(fmt: str, bodies: list[bytes], project: str = "default") -> tu
                 validated = validate_events(data["events"], max_events=10_000)
             with T("3 to_event (+ULID, Event model)"):
                 received = now_ms()
-                items = [Incoming(*to_event(project, item, payload, received)) for item, payload in validated]
+                items = to_events(project, validated, received)
         else:
             from graph.rest.agentlens.handlers import translate
 
@@ -186,8 +198,7 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
     """The real SQLiteStore.commit_batch, one batch at a time (planner and aiosqlite hops included)."""
     import asyncio
 
-    from resolvers.traces.event_types import to_event, validate_events
-    from resolvers.traces.ingest import Incoming
+    from resolvers.traces.event_types import validate_events
     from resolvers.traces.planner import BatchPlanner
     from storage.sqlite.store import SQLiteStore
     from storage.timeutil import now_ms
@@ -196,7 +207,7 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
         data = orjson.loads(body)
         if fmt == "typed":
             received = now_ms()
-            return [Incoming(*to_event(project, i, pl, received)) for i, pl in validate_events(data["events"], max_events=10_000)]
+            return to_events(project, validate_events(data["events"], max_events=10_000), received)
         from graph.rest.agentlens.handlers import translate
 
         return translate(project, data["events"], now_ms(), 10_000)

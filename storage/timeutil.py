@@ -20,10 +20,15 @@ MAX_TIME = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
 
 
 def to_ms(value: datetime) -> int:
+    """Milliseconds since the epoch, half a millisecond rounded up (delta // 1 ms, +1 if the rest is >= 0.5 ms).
+
+    From the timedelta's parts: days and seconds are whole milliseconds, so only the microseconds round. The
+    same integers as timedelta division, at a third of its cost (ingest converts two instants an event).
+    """
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     delta = value - EPOCH
-    return delta // ONE_MS + (1 if (delta % ONE_MS) * 2 >= ONE_MS else 0)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + (delta.microseconds + 500) // 1000
 
 
 @overload
@@ -37,11 +42,12 @@ def from_ms(value: int | None) -> datetime | None:
 
 
 def utc_ms(value: datetime) -> datetime:
-    """Aware UTC, truncated to the millisecond (naive input is taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    value = value.astimezone(UTC)
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+    """Aware UTC, truncated to the millisecond (naive input is taken as UTC). A value in UTC at whole
+    milliseconds already (every stored instant, most sent ones) is returned as it is."""
+    if value.tzinfo is not UTC:
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    micro = value.microsecond
+    return value if not micro % 1000 else value.replace(microsecond=micro - micro % 1000)
 
 
 def now_ms() -> datetime:
@@ -50,13 +56,19 @@ def now_ms() -> datetime:
 
 def iso_ms(value: datetime) -> str:
     """2026-02-08T10:00:00.000Z, the seeds' wire form."""
+    if value.tzinfo is UTC and not value.microsecond % 1000:  # every stored instant: a third of the cost
+        return iso_of_ms(to_ms(value))
+    return _iso(value)
+
+
+def _iso(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @lru_cache(maxsize=4096)
 def _iso_second(second: int) -> str:
     """'2026-02-08T10:00:00' for a whole second since the epoch: the events of a trace share a few."""
-    return iso_ms(EPOCH + timedelta(seconds=second))[:19]
+    return _iso(EPOCH + timedelta(seconds=second))[:19]
 
 
 def iso_of_ms(value: int) -> str:

@@ -15,6 +15,7 @@ from resolvers.core.auth import NO_PROJECT, Forbidden
 from resolvers.core.bounds import json_problem
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.idempotency import check_replay
+from resolvers.core.ids import new_ids
 from resolvers.core.metrics import BATCH_SIZE, EVENTS_DUPLICATE, EVENTS_INGESTED
 from resolvers.core.services import Services
 from resolvers.traces.event_types import to_event, validate_events
@@ -70,7 +71,11 @@ def typed_items(services: Services, project_id: str, raw_events: Any, *, prefix:
     """The typed format (seed 004 and GraphQL), validated as a whole batch first."""
     validated = validate_events(raw_events, prefix=prefix, max_events=services.limits.max_batch_events)
     received = now_ms()
-    return [Incoming(*to_event(project_id, item, payload, received)) for item, payload in validated]
+    ids = new_ids(len(validated))
+    return [
+        Incoming(*to_event(project_id, item, payload, doc, received, event_id))
+        for (item, payload, doc), event_id in zip(validated, ids, strict=True)
+    ]
 
 
 async def ingest_typed(

@@ -107,7 +107,7 @@ class Database:
         # write that fits where a batch does not (a counter, on a full disk) does not make the store writable.
         self.write_fault: StoreUnavailable | None = None
         # Group commit: queued work and its answers; the task that drains the queue runs while there is any.
-        self._group: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        self._group: list[_Grouped] = []
         self._group_task: asyncio.Task[None] | None = None
         self._group_arrived = asyncio.Event()
         self._followers: list[Follower] = []
@@ -295,17 +295,23 @@ class Database:
     def follow(self, follower: Follower) -> None:
         self._followers.append(follower)
 
-    async def run_grouped(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_grouped(
+        self, work: Callable[[sqlite3.Connection], T], on_commit: Callable[[T], None] | None = None
+    ) -> T:
         """work inside a write transaction it may share with other grouped work queued beside it.
 
         Each work runs in a savepoint of its own, in queue order, and sees the work before it. One that
         raises is rolled back alone and gets its exception; the rest commit. A storage fault (raised by
         any work or by the commit) fails the whole transaction, and every work in it gets the fault:
         nothing of it is stored. Each caller is answered only after the transaction has committed.
+
+        on_commit(result) runs on the loop as soon as the commit is back, for each work in commit order,
+        before any caller is answered (and whether or not its caller still waits): the live feed takes this
+        process's commits from memory there, before a read of the file can find them first.
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
-        self._group.append((work, answer))
+        self._group.append((work, answer, on_commit))
         self._group_arrived.set()
         if self._group_task is None:
             self._group_task = loop.create_task(self._drain())
@@ -335,7 +341,7 @@ class Database:
                         if follower.behind():
                             await self._catch_up(follower)
         except BaseException as exc:
-            for _, answer in self._group:
+            for _, answer, _ in self._group:
                 if not answer.done():
                     answer.set_exception(exc if isinstance(exc, Exception) else StoreUnavailable("shutting down"))
             self._group = []
@@ -343,17 +349,23 @@ class Database:
         finally:
             self._group_task = None
 
-    async def _run_group(self, items: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]) -> None:
+    async def _run_group(self, items: list[_Grouped]) -> None:
         try:
-            outcomes = await self.in_writer(self.transaction, _Group([work for work, _ in items], self))
+            outcomes = await self.in_writer(self.transaction, _Group([work for work, _, _ in items], self))
         except BaseException as exc:
-            for _, answer in items:
+            for _, answer, _ in items:
                 if not answer.done():
                     answer.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        for (_, answer), (ok, value) in zip(items, outcomes, strict=True):
+        for (_, _, on_commit), (ok, value) in zip(items, outcomes, strict=True):
+            if ok and on_commit is not None:
+                try:
+                    on_commit(value)
+                except Exception:  # committed all the same: its caller must get its answer
+                    log.exception("a commit's hook failed")
+        for (_, answer, _), (ok, value) in zip(items, outcomes, strict=True):
             if answer.done():  # its caller went away
                 continue
             if ok:
@@ -416,6 +428,10 @@ class Database:
     async def write(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[int]:
         """Run statements in one write transaction; returns each one's changed-row count."""
         return await self.run(lambda db: [db.execute(sql, args).rowcount for sql, args in statements])
+
+
+# A grouped work, the future its caller awaits, and what runs once it has committed (Database.run_grouped).
+_Grouped = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", Callable[[Any], None] | None]
 
 
 class _Group:

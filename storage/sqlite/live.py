@@ -7,7 +7,9 @@ by this process that directly follows it is delivered from memory at once;
 anything else (another process's commit, or one of ours after a gap) wakes a
 read of the events after that position, and of the sessions whose last change
 falls in the same range. Idle, it checks for others' commits a few times a
-second.
+second; busy with its own commits, it checks as often (not on every wake: each
+check is a read, and under one-event requests a read per commit cost more than
+the request's own write did; bench/README.md, "Ingest, second pass").
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class SQLiteFeed:
         self._last: int | None = None  # the last position delivered; None while nobody follows
         self._pending: deque[Change] = deque()
         self._wake = asyncio.Event()
+        # Whether the file may hold something the memory path did not hand over (a commit of another
+        # process, or of ours after a gap): then the next wake reads it. Else a wake only delivers pending
+        # changes, and the file is checked once poll_seconds have passed since the last check.
+        self._unread = False
+        self._checked = 0.0
 
     def committed(self, project_id: str, events: Sequence[Event], sessions: Sequence[Session]) -> None:
         if self._last is None or not events:
@@ -52,10 +59,13 @@ class SQLiteFeed:
         if events[0].position == self._last + 1 and len(self._pending) < MAX_PENDING:
             self._pending.append(Change(project_id, list(events), list(sessions)))
             self._last = events[-1].position
+        else:
+            self._unread = True
         self._wake.set()
 
     async def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
         self._last = await self._head()
+        self._checked = asyncio.get_running_loop().time()
         ready.set()
         failing: StoreUnavailable | None = None
         try:
@@ -68,6 +78,10 @@ class SQLiteFeed:
                     async with asyncio.timeout(self.poll_seconds):
                         await self._wake.wait()
                 self._wake.clear()
+                now = asyncio.get_running_loop().time()
+                if not self._unread and now - self._checked < self.poll_seconds:
+                    continue  # woken to deliver this process's commits, all handed over from memory
+                self._unread, self._checked = False, now
                 try:
                     await self._catch_up()
                     failing = None
@@ -77,8 +91,10 @@ class SQLiteFeed:
                     if failing is None:
                         log.warning("live feed cannot read the database (%s); retrying", exc.for_log())
                     failing = exc
+                    self._unread = True
         finally:
             self._last = None
+            self._unread = False
             self._pending.clear()
 
     async def _head(self) -> int:
@@ -123,4 +139,5 @@ class SQLiteFeed:
         self._pending.extend(runs)
         self._last = upto
         if len(rows) == READ_LIMIT:
+            self._unread = True
             self._wake.set()  # more to read

@@ -47,10 +47,14 @@ class SQLiteTraces(TraceReads):
         self, project_id: str, events: list[Event], plan: Planner, claim: Claim | None = None
     ) -> CommitResult:
         prepared = {e.id: _prepare(e) for e in events}
-        result = await self.db.run_grouped(lambda db: self._commit(db, project_id, events, plan, prepared, claim))
-        if result.inserted and not result.replayed:
-            self.feed.committed(project_id, result.inserted, result.sessions)
-        return result
+
+        def handed_over(result: CommitResult) -> None:
+            if result.inserted and not result.replayed:
+                self.feed.committed(project_id, result.inserted, result.sessions)
+
+        return await self.db.run_grouped(
+            lambda db: self._commit(db, project_id, events, plan, prepared, claim), handed_over
+        )
 
     def _commit(
         self,

@@ -1,9 +1,12 @@
-"""The SQLite change feed holds at most MAX_PENDING batches in memory; past that it reads the file."""
+"""The SQLite change feed: this process's commits from memory (at most MAX_PENDING batches; past that it reads the
+file), the file read only when memory cannot answer, and the commit hook that hands commits over."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
+from typing import Any
 
 from resolvers.traces.planner import BatchPlanner
 from storage.sqlite import live
@@ -31,5 +34,88 @@ async def test_a_feed_nobody_drains_keeps_a_bounded_backlog_and_still_delivers_e
             delivered += [e.id for e in change.events]
         assert delivered == [f"s1-e{i:04d}" for i in range(batches * 3)]  # each once, in commit order
         await changes.aclose()
+    finally:
+        await store.close()
+
+
+async def test_own_commits_come_from_memory_and_another_process_is_still_seen(tmp_path: Path) -> None:
+    """A burst of this process's commits is delivered without reading the file on each wake; a commit of another
+    store on the same file (another process, as far as the feed can tell) is still delivered, in order."""
+    store = SQLiteStore(tmp_path / "feed.db")
+    other = SQLiteStore(tmp_path / "feed.db")
+    await store.start()
+    await other.start()
+    try:
+        reads = 0
+        fetch = store.db.fetch
+
+        async def counting(sql: str, args: Any) -> Any:
+            nonlocal reads
+            reads += 1
+            return await fetch(sql, args)
+
+        store.db.fetch = counting  # type: ignore[method-assign]
+        # No idle poll during the test: what reads the file is a wake that memory cannot answer.
+        store.live.poll_seconds = 60
+        ready = asyncio.Event()
+        changes = store.live.follow(ready)
+        delivered: list[str] = []
+
+        async def drain() -> None:
+            async for change in changes:
+                delivered.extend(e.id for e in change.events)
+
+        task = asyncio.ensure_future(drain())
+        await ready.wait()
+        before = reads
+        for b in range(40):  # one at a time: each wakes the feed
+            await store.traces.commit_batch(P, [ev(b, second=b)], BatchPlanner(P, {}))
+            await asyncio.sleep(0)
+        for _ in range(100):
+            if len(delivered) == 40:
+                break
+            await asyncio.sleep(0.01)
+        assert delivered == [f"s1-e{i:04d}" for i in range(40)]
+        assert reads == before  # every one from memory (before this feed read the file on every wake)
+        # Another writer's commit, then one of ours: ours does not follow the last delivered, so the file is
+        # read, and every event comes once, in commit order.
+        await other.traces.commit_batch(P, [ev(0, session="s2")], BatchPlanner(P, {}))
+        await store.traces.commit_batch(P, [ev(40, second=40)], BatchPlanner(P, {}))
+        for _ in range(300):
+            if len(delivered) == 42:
+                break
+            await asyncio.sleep(0.01)
+        assert delivered[40:] == ["s2-e0000", "s1-e0040"]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await other.close()
+        await store.close()
+
+
+async def test_a_commit_hook_runs_before_any_answer_and_a_failing_one_answers_all_the_same(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "hook.db")
+    await store.start()
+    try:
+        seen: list[str] = []
+
+        def hook(name: str) -> Any:
+            def on_commit(value: int) -> None:
+                seen.append(f"{name} committed {value}")
+                if name == "b":
+                    raise RuntimeError("a hook that fails")
+            return on_commit
+
+        async def work(name: str, value: int) -> None:
+            out = await store.db.run_grouped(lambda db: db.execute("SELECT ?", (value,)).fetchone()[0], hook(name))
+            seen.append(f"{name} answered {out}")
+
+        await asyncio.gather(*(work(name, value) for name, value in (("a", 1), ("b", 2), ("c", 3))))
+        hooks = [s for s in seen if "committed" in s]
+        assert hooks == ["a committed 1", "b committed 2", "c committed 3"]
+        assert sorted(s for s in seen if "answered" in s) == ["a answered 1", "b answered 2", "c answered 3"]
+        # Each batch's hook ran before its answer (a group's hooks all before its answers).
+        assert all(seen.index(f"{n} committed {v}") < seen.index(f"{n} answered {v}") for n, v in (("a", 1), ("c", 3)))
     finally:
         await store.close()

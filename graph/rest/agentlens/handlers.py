@@ -45,11 +45,12 @@ from graph.rest.ratelimit import Rule
 from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
 from resolvers.core.ids import new_uuid
+from resolvers.traces.event_types import unsealed_event
 from resolvers.traces.export import CSV_COLUMNS
 from resolvers.traces.ingest import Incoming
 from resolvers.traces.overview import SERIES_DAYS, TOP_AGENTS, WINDOW_DAYS
 from resolvers.traces.planner import END_TYPES, START_TYPES, Lifecycle
-from storage.models import Event, SessionStatus
+from storage.models import SessionStatus
 from storage.timeutil import iso_ms, now_ms
 
 # Fields that become columns of the stored event; all others stay in the payload.
@@ -139,23 +140,24 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
         tool = wire.tool_call or {}
         out.append(
             Incoming(
-                Event(
-                    project_id=project_id,
-                    id=wire.event_id or new_uuid(),
-                    session_id=wire.session_id,
-                    agent_id=wire.agent_id or wire.agent_name,
-                    type=wire.event_type,
-                    severity="error" if wire.event_type == "error" else "info",
-                    timestamp=at,
-                    received_at=received,
-                    call_id=tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
-                    model=wire.model,
-                    tokens_in=wire.tokens_in if counted else None,
-                    tokens_out=wire.tokens_out if counted else None,
-                    duration_ms=wire.duration_ms,
-                    payload=payload,
-                    metadata=wire.metadata or {},
-                ),
+                # Validated values (WireEvent's), so the Event is built without validating them again.
+                unsealed_event({
+                    "project_id": project_id,
+                    "id": wire.event_id or new_uuid(),
+                    "session_id": wire.session_id,
+                    "agent_id": wire.agent_id or wire.agent_name,
+                    "type": wire.event_type,
+                    "severity": "error" if wire.event_type == "error" else "info",
+                    "timestamp": at,
+                    "received_at": received,
+                    "call_id": tool.get("call_id") if isinstance(tool.get("call_id"), str) else None,
+                    "model": wire.model,
+                    "tokens_in": wire.tokens_in if counted else None,
+                    "tokens_out": wire.tokens_out if counted else None,
+                    "duration_ms": wire.duration_ms,
+                    "payload": payload,
+                    "metadata": wire.metadata or {},
+                }),
                 hint,
             )
         )
