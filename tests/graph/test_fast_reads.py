@@ -5,7 +5,8 @@ records straight from rows (storage/models/records.py). Each answer here is comp
 the way those handlers built it before: Event models from the store, the renderers as they were
 (copied below, frozen), orjson as json_response calls it.
 GraphQL: fields the executor reads itself (graph/schema/fast_fields.py) against graphql-core's own
-path for every field, on the same data, errors included.
+path for every field, on the same data, errors included; a session's events built from EventViews
+against the same built from Event models, as they were.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import Any
 
 import orjson
 import pytest
+import strawberry
 
 import graph.schema.execution as execution
+import graph.schema.traces.types as traces_types
 from graph.schema.fast_fields import SLOW_PLAN
 from resolvers.traces.chain import verify
 from resolvers.traces.reads import LIFECYCLE_TYPES
@@ -165,5 +168,43 @@ async def test_graphql_fast_fields_answer_what_graphql_core_answers(
             m.setattr(execution, "plan_of", lambda field: SLOW_PLAN)
             slow = await (await loaded.client.post("/graphql", json=body)).read()
         assert fast == slow, (sid, fast[:300], slow[:300])
+        if options.get("skip_id"):
+            break
+
+
+def _event_before_views(doc: Any, session: Any = None, calls: Any = None) -> Any:
+    """graph/schema/traces/types.py's Event.of before views: the dataclass constructor, on a model."""
+    return traces_types.Event(
+        id=strawberry.ID(doc.id), type=doc.type, severity=doc.severity, timestamp=doc.timestamp,
+        received_at=doc.received_at, sequence=doc.seq, session_id=strawberry.ID(doc.session_id),
+        agent_id=strawberry.ID(doc.agent_id) if doc.agent_id else None, call_id=doc.call_id,
+        payload=doc.payload, metadata=doc.metadata, model=doc.model, tokens_in=doc.tokens_in,
+        tokens_out=doc.tokens_out, duration_ms=doc.duration_ms, cost_usd=doc.cost_usd, hash=doc.hash,
+        prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
+    )
+
+
+@pytest.mark.parametrize("index", range(len(GRAPHQL)))
+async def test_graphql_event_views_answer_what_models_answered(
+    loaded: Api, monkeypatch: pytest.MonkeyPatch, index: int
+) -> None:
+    """A session's events over GraphQL are built from EventViews (half the columns, no pydantic model, the
+    instance's dict set at once); before, from Event models through the dataclass constructor. Same bytes,
+    on the fast fields and on graphql-core's path."""
+    query, options = GRAPHQL[index]
+    traces = loaded.store.inner.traces
+    for sid in ("s1", "odd", "odd2", "run-a", "missing"):
+        variables = {} if options.get("skip_id") else {"id": sid}
+        body = {"query": query, "variables": variables}
+        for plan in (None, SLOW_PLAN):
+            with monkeypatch.context() as m:
+                if plan is not None:
+                    m.setattr(execution, "plan_of", lambda field: SLOW_PLAN)
+                views = await (await loaded.client.post("/graphql", json=body)).read()
+                m.setattr(traces, "event_views_for_sessions", traces.events_for_sessions)
+                m.setattr(traces_types, "view_key", traces_types.event_key)
+                m.setattr(traces_types.Event, "of", staticmethod(_event_before_views))
+                models = await (await loaded.client.post("/graphql", json=body)).read()
+            assert views == models, (sid, plan, views[:300], models[:300])
         if options.get("skip_id"):
             break
