@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from resolvers.core.errors import NotFound
 from resolvers.core.services import Services
-from resolvers.traces.chain import verify
+from resolvers.traces.chain import verify, verify_records
 from resolvers.traces.planner import END_TYPES, START_TYPES
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
@@ -95,7 +95,7 @@ async def timeline_records(services: Services, project_id: str, session_id: str)
     chain = await services.store.traces.session_chain_records(project_id, session_id)
     if not chain:
         await get_session(services, project_id, session_id)
-    valid = verify(chain)
+    valid = verify_records(chain)
     return RecordTimeline(events=sorted(chain, key=lambda e: (e.ts_ms, e.seq)), chain_valid=valid)
 
 

@@ -18,6 +18,7 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
+from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _view
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
@@ -25,11 +26,9 @@ from storage.sqlite.rows import (
     SESSION_COLUMNS,
     _agent,
     _event,
-    _record,
     _session,
 )
 from storage.sqlite.search_index import SearchIndex
-from storage.sqlite.view_rows import VIEW_COLUMNS, _view
 from storage.timeutil import to_ms
 
 
