@@ -27,11 +27,16 @@ _new = tuple.__new__
 _loads = orjson.loads
 
 
+def _object(text: str) -> Any:
+    """orjson.loads of a stored JSON object; most events' metadata is "{}", a new dict without the parser."""
+    return {} if text == "{}" else _loads(text)
+
+
 def _view(row: Sequence[Any]) -> EventView:
     ts = row[5]
     return _new(EventView, (
         row[0], row[1], row[2], row[3], row[4], ts, from_ms(ts), from_ms(row[6]), row[7], row[8], row[9], row[10],
-        row[11], row[12], row[13], _loads(row[14]), _loads(row[15]), row[16], row[17],
+        row[11], row[12], row[13], _loads(row[14]), _object(row[15]), row[16], row[17],
     ))
 
 
@@ -40,5 +45,5 @@ def _record(row: Sequence[Any]) -> EventRecord:
     ts = row[6]
     return _new(EventRecord, (
         row[0], row[1], row[2], row[3], row[4], row[5], ts, iso_of_ms(ts), row[7], row[8], row[9], row[10], row[11],
-        _loads(row[12]), _loads(row[13]), row[14], row[15],
+        _loads(row[12]), _object(row[13]), row[14], row[15],
     ))

@@ -17,9 +17,12 @@ from typing import Any
 import orjson
 import pytest
 import strawberry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graph.schema.execution as execution
 import graph.schema.traces.types as traces_types
+from graph.rest.http import json_body
 from graph.schema.fast_fields import SLOW_PLAN
 from resolvers.traces.chain import verify
 from resolvers.traces.reads import LIFECYCLE_TYPES
@@ -208,3 +211,28 @@ async def test_graphql_event_views_answer_what_models_answered(
             assert views == models, (sid, plan, views[:300], models[:300])
         if options.get("skip_id"):
             break
+
+
+JSON_KEYS = st.text(max_size=4) | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_KEYS, inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_json_body_is_the_non_str_keys_encoding(value: Any) -> None:
+    """json_response's body: orjson's default first, OPT_NON_STR_KEYS when a key needs it. Same bytes, same
+    refusals (a huge integer, NaN is written as null by both)."""
+    try:
+        want: bytes | type[Exception] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        want = TypeError
+    if want is TypeError:
+        with pytest.raises(TypeError):
+            json_body(value)
+    else:
+        assert json_body(value) == want
