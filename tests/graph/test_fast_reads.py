@@ -20,6 +20,7 @@ import strawberry
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import graph.schema.connection as connection
 import graph.schema.execution as execution
 import graph.schema.traces.types as traces_types
 from graph.rest.http import json_body
@@ -192,8 +193,9 @@ async def test_graphql_event_views_answer_what_models_answered(
     loaded: Api, monkeypatch: pytest.MonkeyPatch, index: int
 ) -> None:
     """A session's events over GraphQL are built from EventViews (half the columns, no pydantic model, the
-    instance's dict set at once); before, from Event models through the dataclass constructor. Same bytes,
-    on the fast fields and on graphql-core's path."""
+    instance's dict set at once), their edges' cursors encoded when read, their scalars read by attrgetter;
+    before, from Event models through the dataclass constructor, every cursor encoded, every scalar through
+    its resolver. Same bytes, on the fast fields and on graphql-core's path."""
     query, options = GRAPHQL[index]
     traces = loaded.store.inner.traces
     for sid in ("s1", "odd", "odd2", "run-a", "missing"):
@@ -207,6 +209,10 @@ async def test_graphql_event_views_answer_what_models_answered(
                 m.setattr(traces, "event_views_for_sessions", traces.events_for_sessions)
                 m.setattr(traces_types, "view_key", traces_types.event_key)
                 m.setattr(traces_types.Event, "of", staticmethod(_event_before_views))
+                # Cursors encoded with each edge, scalars read through their resolvers: as before.
+                m.setattr(connection, "_edge", lambda node, key, doc: connection.Edge(
+                    node=node, cursor=connection.encode_cursor(key(doc))))
+                m.setattr(execution, "leaf_reader", lambda field: lambda source: field.resolve(source, None))
                 models = await (await loaded.client.post("/graphql", json=body)).read()
             assert views == models, (sid, plan, views[:300], models[:300])
         if options.get("skip_id"):
