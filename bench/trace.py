@@ -14,6 +14,10 @@ then times, one request at a time, after --warmup untimed runs each:
   session-002    GET /sessions/{id} (seed 002: the session with its steps, lifecycle events left out)
   events         GET /api/events?sessionId={id}&limit=500 (seed 004: one page of the session's events)
 
+With --ingest-rate R, a separate process ingests R events/s (batches of --ingest-batch over
+--ingest-connections connections, into other sessions) during the whole timed phase, warm-ups
+included; the achieved rate is printed (bench/background_ingest.py).
+
 Latency is from sending the request to having read the whole answer.
 The answers are checked once (all events there, links right, chain valid);
 the exit status is 1 if a check fails.
@@ -35,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import aiohttp
 import orjson
+from background_ingest import BackgroundIngest
 from common import (
     RATE_LIMIT_HINT,
     Server,
@@ -219,6 +224,13 @@ async def run(args: argparse.Namespace, server: Server) -> tuple[list[dict[str, 
         print(f"# ingested session {session}: {len(events)} events in {time.perf_counter() - t0:.2f}s")
         sys.stdout.flush()
 
+        background = None
+        if args.ingest_rate:
+            background = BackgroundIngest(
+                server.url, auth_headers(args), run_id, args.ingest_rate, args.ingest_batch, args.ingest_connections
+            )
+            background.start()
+            await asyncio.sleep(1.0)  # into the steady state before the first timed request
         server.start_pyspy()
         n = len(events)
         cases = [
@@ -250,11 +262,22 @@ async def run(args: argparse.Namespace, server: Server) -> tuple[list[dict[str, 
                     "mean_ms": stats["mean_ms"],
                     "min_ms": stats["min_ms"],
                     "max_ms": stats["max_ms"],
+                    "p99/p50": round(stats["p99_ms"] / stats["p50_ms"], 2) if stats["p50_ms"] else None,
                     "answer_kB": round(size / 1024, 1),
                     "ok": "yes" if not found else "NO",
                 }
             )
         server.stop_pyspy()
+        if background is not None:
+            bg = background.stop()
+            print(
+                f"# background ingest: {bg['events']} events in {bg['seconds']:.1f}s = {bg['rate']} ev/s"
+                f" (asked {args.ingest_rate:g}), batch p99 {bg['batch_p99_ms']} ms, {bg['failed_batches']} failed batches"
+            )
+            if bg["failed_batches"]:
+                problems.append(f"background ingest: {bg['failed_batches']} batches failed")
+            for row in rows:
+                row["ingest_ev_s"] = bg["rate"]
     return rows, problems
 
 
@@ -267,16 +290,35 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=500, help="events per ingest request (default %(default)s)")
     p.add_argument("--only", nargs="+", choices=CASES, help="run only these cases")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument(
+        "--ingest-rate", type=float, default=0, metavar="EV_PER_S",
+        help="background ingest into other sessions during the timed phase, events/s (default: none)",
+    )
+    p.add_argument("--ingest-batch", type=int, default=100, help="events per background batch (default %(default)s)")
+    p.add_argument(
+        "--ingest-connections", type=int, default=8, help="background ingest connections (default %(default)s)"
+    )
     args = p.parse_args()
     if not 1 <= args.events <= 1000:
         p.error("--events must be 1..1000 (the server's max page size by default)")
     if args.repeat < 1 or args.repeat > 10_000 or args.warmup < 0:
         p.error("--repeat must be 1..10000 and --warmup at least 0")
+    if args.ingest_rate < 0 or not 1 <= args.ingest_batch <= 1000 or args.ingest_connections < 1:
+        p.error("--ingest-rate must be >= 0, --ingest-batch 1..1000, --ingest-connections >= 1")
     args.run_id = f"{time.strftime('%H%M%S')}{secrets.token_hex(2)}"
     print_header(
         "LensGraph trace read benchmark",
         args,
-        {"run id": args.run_id, "config": f"events={args.events}, repeat={args.repeat}, warmup={args.warmup}"},
+        {
+            "run id": args.run_id,
+            "config": f"events={args.events}, repeat={args.repeat}, warmup={args.warmup}"
+            + (
+                f", background ingest {args.ingest_rate:g} ev/s in batches of {args.ingest_batch}"
+                f" over {args.ingest_connections} connections"
+                if args.ingest_rate
+                else ""
+            ),
+        },
     )
     with Server(args) as server:
         rows, problems = asyncio.run(run(args, server))

@@ -29,7 +29,7 @@ from graphql import GraphQLField, GraphQLObjectType, Undefined
 from graphql.pyutils import Path, RefMap, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graph.schema.fast_fields import LEAF, LIST, MISS, OBJECT, SLOW, leaf_value, plan_of
+from graph.schema.fast_fields import LEAF, LIST, MISS, OBJECT, SLOW, leaf_reader, plan_of
 
 # Memos graphql-core keeps on the executor and shares with its shallow copies (name, empty value).
 PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
@@ -37,10 +37,46 @@ PER_EXECUTION_MEMOS: tuple[tuple[str, type], ...] = (
     ("_stream_usages", RefMap),  # Executor.get_stream_usage
     ("_initial_execution_plans", RefMap),  # IncrementalExecutor.build_root_execution_plan
     ("_deferred_execution_plans", RefMap),  # IncrementalExecutor.build_sub_execution_plan
+    ("_field_steps", dict),  # LensGraphExecutor._steps
 )
+
+_tuple_new = tuple.__new__  # Path is a NamedTuple: its own constructor is a Python-level function
+
+
+def _path(prev: Path | None, key: str | int, typename: str | None) -> Path:
+    return _tuple_new(Path, (prev, key, typename))
 
 
 class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # (parent type, id of a grouped field set) -> (the set, kept so its id is not reused; its steps)
+        self._field_steps: dict[tuple[GraphQLObjectType, int], tuple[Any, list[tuple[Any, ...]]]] = {}
+
+    def _steps(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> list[tuple[Any, ...]]:
+        """What execute_fields does with each field of a selection, worked out once per selection: a list's
+        items share theirs (collect_subfields memoizes it), so 1,000 events look their fields up once.
+        (response name, kind, type, nullable, getter, field or None, field details, no directives)."""
+        key = (parent_type, id(grouped_field_set))
+        cached = self._field_steps.get(key)
+        if cached is not None:
+            return cached[1]
+        fields = parent_type.fields
+        steps: list[tuple[Any, ...]] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            field = fields.get(node.name.value)
+            if field is None or node.arguments:
+                steps.append((response_name, SLOW, None, False, None, field, field_details_list, False))
+                continue
+            kind, of_type, nullable, getter = plan_of(field)
+            if kind is LEAF:
+                getter = leaf_reader(field)
+            steps.append((response_name, kind, of_type, nullable, getter, field, field_details_list,
+                          not node.directives))
+        self._field_steps[key] = (grouped_field_set, steps)
+        return steps
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -55,30 +91,37 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
         manager = self.middleware_manager
         if manager is not None and manager.middlewares:  # an extension wraps every resolver: no shortcuts
             return super().execute_fields(parent_type, source_value, path, grouped_field_set, position_context)
-        fields = parent_type.fields
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                field = fields.get(node.name.value)
+            for response_name, kind, of_type, nullable, getter, field, field_details_list, plain in self._steps(
+                parent_type, grouped_field_set
+            ):
                 result: Any = MISS
-                if field is not None and not node.arguments:
-                    kind, of_type, nullable, getter = plan_of(field)
-                    if kind is LEAF:
-                        result = leaf_value(of_type, nullable, field, source_value)
-                        if result is not MISS:
-                            results[response_name] = result  # a serialized scalar: never awaitable
-                            continue
-                    elif kind is not SLOW and position_context is None and not node.directives:
-                        result = self._fast_object(
-                            kind, of_type, nullable, getter, field, field_details_list, source_value, path,
-                            response_name, parent_type,
-                        )
+                if kind is LEAF:
+                    # fast_fields.leaf_value, inline: the value read and serialized, or MISS for graphql-core.
+                    try:
+                        value = getter(source_value)
+                        if value is None or value is Undefined:
+                            result = None if nullable else MISS
+                        else:
+                            result = of_type.coerce_output_value(value)
+                            if result is None or result is Undefined:
+                                result = MISS
+                    except Exception:
+                        result = MISS
+                    if result is not MISS:
+                        results[response_name] = result  # a serialized scalar: never awaitable
+                        continue
+                elif kind is not SLOW and plain and position_context is None:
+                    result = self._fast_object(
+                        kind, of_type, nullable, getter, field, field_details_list, source_value, path,
+                        response_name, parent_type,
+                    )
                 if result is MISS:
                     result = self.execute_field(
-                        parent_type, source_value, field_details_list, Path(path, response_name, parent_type.name),
+                        parent_type, source_value, field_details_list, _path(path, response_name, parent_type.name),
                         position_context,
                     )
                     if result is Undefined:
@@ -123,7 +166,7 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
         grouped, new_defer_usages, _forbidden = self.collect_subfields(of_type, field_details_list)
         if new_defer_usages:
             return MISS
-        field_path = Path(path, response_name, parent_type.name)
+        field_path = _path(path, response_name, parent_type.name)
         try:
             if kind is OBJECT:
                 completed = self.execute_fields(of_type, value, field_path, grouped, None)
@@ -151,7 +194,7 @@ class LensGraphExecutor(StrawberryGraphQLCoreExecutionContext):
         pending: list[int] = []
         try:
             for index, item in enumerate(items):
-                value = self.execute_fields(of_type, item, Path(path, index, None), grouped, None)
+                value = self.execute_fields(of_type, item, _path(path, index, None), grouped, None)
                 completed.append(value)
                 if type(value) is not dict and is_awaitable(value):
                     pending.append(index)

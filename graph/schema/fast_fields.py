@@ -10,7 +10,7 @@ quarters of the nested trace query's time.
 The plan of a field says what can be skipped:
 
 - LEAF: a "basic" strawberry field (no resolver, no field extensions: only getattr) of a scalar or
-  enum type, nullable or not. leaf_value reads and serializes it.
+  enum type, nullable or not. The executor reads it (leaf_reader) and serializes it.
 - OBJECT / LIST: a field without arguments of an object type (or a list of non-null objects)
   without is_type_of, that is either basic or answered by its object's known_field(name) (a
   value the object already holds, the same one its resolver returns first). The executor
@@ -24,15 +24,14 @@ path then runs, and produces the same value or the same error as before.
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
     GraphQLField,
-    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    Undefined,
     is_leaf_type,
 )
 
@@ -94,13 +93,16 @@ def plan_of(field: GraphQLField) -> Plan:
     return plan
 
 
-def leaf_value(leaf: GraphQLLeafType, nullable: bool, field: GraphQLField, source: Any) -> Any:
-    """A LEAF field's completed value, or MISS."""
-    try:
-        value = field.resolve(source, None)  # type: ignore[misc]
-        if value is None or value is Undefined:
-            return None if nullable else MISS
-        coerced = leaf.coerce_output_value(value)
-    except Exception:
-        return MISS
-    return MISS if coerced is None or coerced is Undefined else coerced
+def leaf_reader(field: GraphQLField) -> Callable[[Any], Any]:
+    """How a LEAF field's value is read. A basic strawberry field's resolver calls get_result, which calls the
+    field's default resolver with its python_name: with the default (getattr), that is an attrgetter, three
+    Python calls fewer for each of a trace's ~7,000 scalars. Anything else: its resolver, as graphql-core calls it."""
+    definition = field.extensions.get("strawberry-definition")
+    resolve = field.resolve
+    if (
+        definition is not None and getattr(definition, "default_resolver", None) is getattr
+        and getattr(definition, "base_resolver", True) is None and not definition.extensions
+        and isinstance(getattr(definition, "python_name", None), str) and "." not in definition.python_name
+    ):
+        return attrgetter(definition.python_name)
+    return lambda source: resolve(source, None)  # type: ignore[misc]

@@ -13,6 +13,7 @@ from resolvers.core.services import Services
 from resolvers.revenue import attribution
 from storage.contract import EventQuery, Page, PageResult, SessionQuery, Store
 from storage.models import Agent, Customer, Event, Goal, GoalType, Revenue, Session
+from storage.models.records import EventView
 
 K = TypeVar("K", bound=Hashable)
 Q = TypeVar("Q", bound=Hashable)
@@ -75,8 +76,9 @@ class Loaders:
         self.agent: DataLoader[str, Agent | None] = DataLoader(
             _by_id(lambda ids: store.traces.agents_by_ids(p, ids)), cache=cache
         )
-        self.session_events: DataLoader[ChildrenKey, PageResult[Event]] = DataLoader(
-            _grouped(lambda ids, q, page: store.traces.events_for_sessions(p, ids, q, page)), cache=cache
+        # Views, not models: what GraphQL's Event shows, built from fewer columns (storage/models/records.py).
+        self.session_events: DataLoader[ChildrenKey, PageResult[EventView]] = DataLoader(
+            _grouped(lambda ids, q, page: store.traces.event_views_for_sessions(p, ids, q, page)), cache=cache
         )
         self.agent_sessions: DataLoader[ChildrenKey, PageResult[Session]] = DataLoader(
             _grouped(lambda ids, q, page: store.traces.sessions_for_agents(p, ids, q, page)), cache=cache

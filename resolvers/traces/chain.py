@@ -36,6 +36,40 @@ def event_hash(event: Event | EventRecord, prev_hash: str | None) -> str:
     return hashlib.sha256(canonical(event, prev_hash)).hexdigest()
 
 
+def verify_records(chain: Iterable[EventRecord]) -> bool:
+    """verify on records, for 1,000-event timelines: the same dict as canonical builds (same keys, same
+    values, so the same bytes and hashes; tests/resolvers/test_chain.py holds it to verify), with each
+    record unpacked once and no two calls per event. Sorted keys are orjson's, as in canonical."""
+    prev: str | None = None
+    expected_seq = 1
+    for (id_, session_id, agent_id, user_id, type_, severity, _ts_ms, time, seq, _model, _tin, _tout, _dur,
+         payload, metadata, prev_hash, hash_) in chain:
+        if seq != expected_seq or prev_hash != prev:
+            return False
+        body = _dumps(
+            {
+                "id": id_,
+                "sessionId": session_id,
+                "agentId": agent_id if agent_id is not None else user_id,
+                "eventType": type_,
+                "severity": severity,
+                "timestamp": time,
+                "payload": payload,
+                "metadata": metadata,
+                "prevHash": prev,
+            },
+            option=_SORT_KEYS,
+        )
+        if hash_ != _sha256(body).hexdigest():
+            return False
+        prev = hash_
+        expected_seq += 1
+    return True
+
+
+_dumps, _SORT_KEYS, _sha256 = orjson.dumps, orjson.OPT_SORT_KEYS, hashlib.sha256
+
+
 def verify(chain: Iterable[Event] | Iterable[EventRecord]) -> bool:
     """True when the events, in seq order, link and hash exactly as stored."""
     prev: str | None = None

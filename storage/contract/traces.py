@@ -18,7 +18,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from storage.contract.common import Page, PageResult
 from storage.models import Agent, Event, IdempotentResponse, Session
-from storage.models.records import EventRecord
+from storage.models.records import EventRecord, EventView
 
 # Event order everywhere: (timestamp, session_id, seq) — unique and stable.
 EventKey = tuple[datetime, str, int]
@@ -126,6 +126,9 @@ class TraceStore(Protocol):
     # The same reads as records (storage/models/records.py), for answers that need no model.
     async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]: ...
     async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]: ...
+    async def event_views_for_sessions(
+        self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
+    ) -> dict[str, PageResult[EventView]]: ...
 
     async def delete_sessions_before(self, project_id: str, cutoff: datetime, limit: int) -> int:
         """Deletes up to limit whole sessions whose last event is before cutoff, with their events, tags and

@@ -13,7 +13,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
-from storage.models.records import EventRecord, record_of
+from storage.models.records import EventRecord, EventView, record_of, view_of
 from storage.mongo.client import Mongo
 from storage.mongo.layout import (
     AGENT_PROJECTION,
@@ -272,3 +272,9 @@ class TraceReads:
 
     async def session_chain_records(self, project_id: str, session_id: str) -> list[EventRecord]:
         return [record_of(e) for e in await self.session_chain(project_id, session_id)]
+
+    async def event_views_for_sessions(
+        self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
+    ) -> dict[str, PageResult[EventView]]:
+        grouped = await self.events_for_sessions(project_id, session_ids, query, page)
+        return {k: PageResult([view_of(e) for e in r.items], r.total, r.has_more) for k, r in grouped.items()}

@@ -7,7 +7,7 @@ from typing import Any
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
-from storage.models.records import EventRecord
+from storage.models.records import EventRecord, EventView
 from storage.sqlite.database import Database
 from storage.sqlite.query import (
     _chunks,
@@ -18,6 +18,7 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
+from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _view
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
@@ -25,7 +26,6 @@ from storage.sqlite.rows import (
     SESSION_COLUMNS,
     _agent,
     _event,
-    _record,
     _session,
 )
 from storage.sqlite.search_index import SearchIndex
@@ -238,6 +238,25 @@ class TraceReads:
             f"e.ts {direction}, e.seq {direction}",
             page,
             _event,
+        )
+
+    async def event_views_for_sessions(
+        self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
+    ) -> dict[str, PageResult[EventView]]:
+        """events_for_sessions as GraphQL shows them: half the columns, no models."""
+        where, args = await self._where(project_id, query)
+        direction = "DESC" if page.descending else "ASC"
+        return await self._grouped(
+            "events",
+            VIEW_COLUMNS,
+            "session_id",
+            session_ids,
+            where,
+            args,
+            _event_after(page),
+            f"e.ts {direction}, e.seq {direction}",
+            page,
+            _view,
         )
 
     async def sessions_for_agents(

@@ -5,7 +5,8 @@ records straight from rows (storage/models/records.py). Each answer here is comp
 the way those handlers built it before: Event models from the store, the renderers as they were
 (copied below, frozen), orjson as json_response calls it.
 GraphQL: fields the executor reads itself (graph/schema/fast_fields.py) against graphql-core's own
-path for every field, on the same data, errors included.
+path for every field, on the same data, errors included; a session's events built from EventViews
+against the same built from Event models, as they were.
 """
 
 from __future__ import annotations
@@ -15,8 +16,14 @@ from typing import Any
 
 import orjson
 import pytest
+import strawberry
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import graph.schema.connection as connection
 import graph.schema.execution as execution
+import graph.schema.traces.types as traces_types
+from graph.rest.http import json_body
 from graph.schema.fast_fields import SLOW_PLAN
 from resolvers.traces.chain import verify
 from resolvers.traces.reads import LIFECYCLE_TYPES
@@ -167,3 +174,71 @@ async def test_graphql_fast_fields_answer_what_graphql_core_answers(
         assert fast == slow, (sid, fast[:300], slow[:300])
         if options.get("skip_id"):
             break
+
+
+def _event_before_views(doc: Any, session: Any = None, calls: Any = None) -> Any:
+    """graph/schema/traces/types.py's Event.of before views: the dataclass constructor, on a model."""
+    return traces_types.Event(
+        id=strawberry.ID(doc.id), type=doc.type, severity=doc.severity, timestamp=doc.timestamp,
+        received_at=doc.received_at, sequence=doc.seq, session_id=strawberry.ID(doc.session_id),
+        agent_id=strawberry.ID(doc.agent_id) if doc.agent_id else None, call_id=doc.call_id,
+        payload=doc.payload, metadata=doc.metadata, model=doc.model, tokens_in=doc.tokens_in,
+        tokens_out=doc.tokens_out, duration_ms=doc.duration_ms, cost_usd=doc.cost_usd, hash=doc.hash,
+        prev_hash=doc.prev_hash, doc=doc, known_session=session, calls=calls,
+    )
+
+
+@pytest.mark.parametrize("index", range(len(GRAPHQL)))
+async def test_graphql_event_views_answer_what_models_answered(
+    loaded: Api, monkeypatch: pytest.MonkeyPatch, index: int
+) -> None:
+    """A session's events over GraphQL are built from EventViews (half the columns, no pydantic model, the
+    instance's dict set at once), their edges' cursors encoded when read, their scalars read by attrgetter;
+    before, from Event models through the dataclass constructor, every cursor encoded, every scalar through
+    its resolver. Same bytes, on the fast fields and on graphql-core's path."""
+    query, options = GRAPHQL[index]
+    traces = loaded.store.inner.traces
+    for sid in ("s1", "odd", "odd2", "run-a", "missing"):
+        variables = {} if options.get("skip_id") else {"id": sid}
+        body = {"query": query, "variables": variables}
+        for plan in (None, SLOW_PLAN):
+            with monkeypatch.context() as m:
+                if plan is not None:
+                    m.setattr(execution, "plan_of", lambda field: SLOW_PLAN)
+                views = await (await loaded.client.post("/graphql", json=body)).read()
+                m.setattr(traces, "event_views_for_sessions", traces.events_for_sessions)
+                m.setattr(traces_types, "view_key", traces_types.event_key)
+                m.setattr(traces_types.Event, "of", staticmethod(_event_before_views))
+                # Cursors encoded with each edge, scalars read through their resolvers: as before.
+                m.setattr(connection, "_edge", lambda node, key, doc: connection.Edge(
+                    node=node, cursor=connection.encode_cursor(key(doc))))
+                m.setattr(execution, "leaf_reader", lambda field: lambda source: field.resolve(source, None))
+                models = await (await loaded.client.post("/graphql", json=body)).read()
+            assert views == models, (sid, plan, views[:300], models[:300])
+        if options.get("skip_id"):
+            break
+
+
+JSON_KEYS = st.text(max_size=4) | st.integers() | st.booleans() | st.none() | st.floats(allow_nan=False)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**63), max_value=2**64 - 1) | st.floats() | st.text(),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(JSON_KEYS, inner, max_size=3)
+    | st.dictionaries(st.text(max_size=4), inner, max_size=3),
+    max_leaves=15,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(JSON_VALUES)
+def test_json_body_is_the_non_str_keys_encoding(value: Any) -> None:
+    """json_response's body: orjson's default first, OPT_NON_STR_KEYS when a key needs it. Same bytes, same
+    refusals (a huge integer, NaN is written as null by both)."""
+    try:
+        want: bytes | type[Exception] = orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
+    except TypeError:
+        want = TypeError
+    if want is TypeError:
+        with pytest.raises(TypeError):
+            json_body(value)
+    else:
+        assert json_body(value) == want

@@ -232,7 +232,7 @@ async def test_nested_queries_cost_a_constant_number_of_store_calls(api: Api) ->
         counts[n] = dict(api.store.calls)
     assert counts[1] == counts[100], counts
     assert 3 <= sum(counts[100].values()) <= 6, counts[100]  # sessions, their events, agents: counted, and few
-    assert counts[100]["find_sessions"] == 1 and counts[100]["events_for_sessions"] == 1
+    assert counts[100]["find_sessions"] == 1 and counts[100]["event_views_for_sessions"] == 1
 
 
 async def test_call_pairs_resolve_across_pages_and_top_level_events(api: Api) -> None:

@@ -9,7 +9,7 @@ import orjson
 
 from resolvers.traces.chain import event_hash, verify
 from storage.contract import EventQuery, Page
-from storage.models.records import record_of
+from storage.models.records import record_of, view_of
 from storage.timeutil import from_ms, iso_ms, iso_of_ms, to_ms
 from tests.storage.test_contract import P, commit, ev
 
@@ -39,6 +39,34 @@ async def test_records_are_the_models_fields(store) -> None:
             records_page = await store.traces.find_event_records(P, query, page)
             assert records_page.items == [record_of(e) for e in models_page.items]
             assert (records_page.total, records_page.has_more) == (models_page.total, models_page.has_more)
+
+
+async def test_views_are_the_models_fields(store) -> None:
+    """GraphQL's session events (event_views_for_sessions) hold the model read's values, of the same types,
+    on every page the grouped read can give: one session or several, limits, cursors, filters, both orders."""
+    await commit(store, [ev(i, payload=p, metadata={"m": i, "ü": [p]}) for i, p in enumerate(ODD_PAYLOADS)])
+    await commit(store, [ev(i, session="s2", agent_id=None, severity="error", cost_nanos=1234567 * i, tokens_in=i,
+                            tokens_out=2, model="m", duration_ms=1.5 * i, call_id=f"c{i % 2}") for i in range(3)])
+    models = await store.traces.session_chain(P, "s1")
+    after = (models[2].timestamp, models[2].session_id, models[2].seq)
+    pages = [Page(limit=1000), Page(limit=2), Page(limit=4, descending=True), Page(limit=3, after=after),
+             Page(limit=500, count_total=False)]
+    for sessions in (["s1"], ["s2"], ["s1", "s2", "none"]):
+        for query in (EventQuery(), EventQuery(severities=("error",)), EventQuery(types=("custom",))):
+            for page in pages:
+                by_models = await store.traces.events_for_sessions(P, sessions, query, page)
+                by_views = await store.traces.event_views_for_sessions(P, sessions, query, page)
+                assert by_views.keys() == by_models.keys()
+                for key, found in by_views.items():
+                    want = by_models[key]
+                    assert found.items == [view_of(e) for e in want.items], (sessions, query, page)
+                    assert (found.total, found.has_more) == (want.total, want.has_more)
+                    for view, model in zip(found.items, want.items, strict=True):
+                        assert [type(v) for v in view] == [type(v) for v in view_of(model)]
+                        assert view.cost_usd == model.cost_usd
+                        assert orjson.dumps(view.payload) == orjson.dumps(model.payload)
+    whole = await store.traces.event_views_for_sessions(P, ["s1", "s2"], EventQuery(), pages[0])
+    assert [len(whole[s].items) for s in ("s1", "s2")] == [len(ODD_PAYLOADS), 3]
 
 
 def test_iso_of_ms_is_iso_ms() -> None:
