@@ -10,10 +10,9 @@ import orjson
 
 from storage.models import Agent, Event, Session, SessionStatus
 from storage.models.construct import from_stored
-from storage.models.records import EventRecord
 from storage.models.traces import PRODUCT_FIELDS
 from storage.search import search_text
-from storage.timeutil import from_ms, iso_of_ms, to_ms
+from storage.timeutil import from_ms, to_ms
 
 EVENT_COLUMNS = (
     "project_id, id, session_id, agent_id, type, severity, ts, received_at, seq, call_id, model,"
@@ -57,14 +56,6 @@ def _event(row: Sequence[Any]) -> Event:
     values["payload"] = orjson.loads(row[15])
     values["metadata"] = orjson.loads(row[16])
     return from_stored(Event, values)
-
-
-def _record(row: Sequence[Any]) -> EventRecord:
-    ts = row[6]
-    return EventRecord(
-        row[0], row[1], row[2], row[3], row[4], row[5], ts, iso_of_ms(ts), row[7], row[8], row[9], row[10], row[11],
-        orjson.loads(row[12]), orjson.loads(row[13]), row[14], row[15],
-    )
 
 
 def _session(row: Sequence[Any]) -> Session:
