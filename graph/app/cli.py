@@ -167,6 +167,9 @@ def serve(args: argparse.Namespace) -> int:
             if str(exc):
                 print(f"lensgraph: {exc}", file=sys.stderr)
             return exc.exit_code
+    from graph.app.malloc_arenas import cap_arenas
+
+    cap_arenas()  # before the store starts its threads
     asyncio.run(_serve(settings, args.demo, worker_fd))
     return 0
 
