@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from graph.rest.agentlens.overview import get_analytics
@@ -94,16 +94,35 @@ def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.
     return json_response(body, status)
 
 
+# A whole batch of WireEvents in one pydantic call (one model_validate an event was ~2% of the loop's samples
+# at batches of 100): the same model, so what it accepts model_validate accepts, with the same values.
+_WIRE_BATCH: TypeAdapter[list[WireEvent]] = TypeAdapter(list[WireEvent])
+
+
+def _wire_events(raw: list[Any]) -> list[WireEvent | ValidationError]:
+    """Each event validated, or its ValidationError. A valid batch (the common case) in one call; a batch with
+    any invalid event event by event, so that each event's own errors are named, in order, as before."""
+    try:
+        return list(_WIRE_BATCH.validate_python(raw))
+    except ValidationError:
+        pass
+    out: list[WireEvent | ValidationError] = []
+    for item in raw:
+        try:
+            out.append(WireEvent.model_validate(item))
+        except ValidationError as exc:
+            out.append(exc)
+    return out
+
+
 def translate(project_id: str, raw: list[Any], received: datetime, max_events: int) -> list[Incoming]:
     if len(raw) > max_events:
         raise InputError(Problem("events", f"holds {len(raw)} events; at most {max_events} are allowed"))
     problems: list[Problem] = []
     out: list[Incoming] = []
-    for index, item in enumerate(raw):
-        try:
-            wire = WireEvent.model_validate(item)
-        except ValidationError as exc:
-            problems.extend(from_pydantic(exc, ("events", index)).problems)
+    for index, (item, wire) in enumerate(zip(raw, _wire_events(raw), strict=True)):
+        if isinstance(wire, ValidationError):
+            problems.extend(from_pydantic(wire, ("events", index)).problems)
             continue
         starts, ends = wire.event_type in START_TYPES, wire.event_type in END_TYPES
         if starts and wire.agent_name is None:
