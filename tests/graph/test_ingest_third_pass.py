@@ -170,3 +170,88 @@ def test_a_bad_sdk_event_among_good_ones_is_named_as_before() -> None:
     problems = outcome(translate, batch)
     assert problems == outcome(reference_translate, batch)
     assert [path for path, _ in problems] == ["events[1].tokens_in", "events[2].agent_name", "events[3]"]
+
+
+# One walk of the request body fewer: read_events_json checks the body's integers on its depth walk, and ingest
+# skips its own walk of each event's payload and metadata when the body had nothing to refuse.
+
+deep_documents = st.recursive(
+    st.one_of(  # what orjson reads and writes: integers from -2**63 to 2**64 - 1
+        st.none(), st.booleans(), st.integers(-(2**63), 2**64 - 1), st.floats(allow_nan=False, allow_infinity=False),
+        st.text(max_size=4),
+    ),
+    lambda inner: st.one_of(st.lists(inner, max_size=2), st.dictionaries(st.text(max_size=2), inner, max_size=2)),
+    max_leaves=80,
+)
+
+
+def nest(value: Any, levels: int) -> Any:
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+class _Body:
+    """What read_body needs of a request."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.headers: dict[str, str] = {}
+
+    async def read(self) -> bytes:
+        return self.data
+
+
+def _read(fn: Any, value: Any) -> Any:
+    import asyncio
+
+    import orjson
+
+    try:
+        return "ok", asyncio.run(fn(_Body(orjson.dumps(value))))
+    except InputError as exc:
+        return "refused", [(p.path, p.message) for p in exc.problems]
+
+
+def _containers(node: Any) -> Any:
+    if isinstance(node, dict | list):
+        yield node
+        for child in node.values() if isinstance(node, dict) else node:
+            yield from _containers(child)
+
+
+@settings(max_examples=300, deadline=None)
+@given(deep_documents, st.integers(0, 60))
+def test_a_storable_body_holds_only_storable_documents(document: Any, levels: int) -> None:
+    from graph.rest.http import read_events_json, read_json
+    from resolvers.core.bounds import json_problem
+
+    body = {"events": [{"payload": nest(document, levels)}]}
+    kind, got = _read(read_events_json, body)
+    before = _read(read_json, body)
+    if kind == "refused":  # refused exactly as read_json refuses it
+        assert (kind, got) == before
+        return
+    value, storable = got
+    assert before == ("ok", value)
+    if storable:  # then ingest's own check of any document taken from it would find nothing
+        assert all(json_problem(node) is None for node in _containers(body))
+    else:
+        assert any(json_problem(node) is not None for node in _containers(body))
+
+
+async def test_documents_past_64_bits_are_still_named_by_event_and_field(api: Any) -> None:
+    from tests.conftest import typed
+    from tests.payloads import VALID
+
+    good = typed("custom", VALID["custom"])
+    bad = {**typed("custom", VALID["custom"]), "metadata": {"n": 2**63}}
+    resp = await api.client.post("/api/events", json={"events": [good, bad]})
+    assert resp.status == 400 and [d["path"] for d in (await resp.json())["details"]] == ["events[1].metadata"]
+    resp = await api.client.post("/events", json={"events": [{"event_type": "x"}, {"event_type": "x", "n": 2**63}]})
+    assert resp.status == 400 and "events[1].payload" in (await resp.json())["error"]
+    # Too deep as well: the body's own problem comes first, as before.
+    deep = {**typed("custom", VALID["custom"]), "payload": {"type": "t", "data": nest(2**63, 70)}}
+    resp = await api.client.post("/api/events", json={"events": [deep]})
+    assert resp.status == 400 and (await resp.json())["details"][0]["path"] == "body"
+    assert (await api.get("/api/events"))["total"] == 0

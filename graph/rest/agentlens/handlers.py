@@ -37,7 +37,7 @@ from graph.rest.agentlens.wire import (
     SessionListOut,
 )
 from graph.rest.auth import public, x_api_key
-from graph.rest.http import json_response, read_json
+from graph.rest.http import json_response, read_events_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.openapi import Example, Operation, Param, Spec
@@ -186,7 +186,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
 
 async def post_events(request: web.Request) -> web.Response:
     services = request.config_dict[SERVICES]
-    body = await read_json(request)
+    body, storable = await read_events_json(request)
     if not isinstance(body, dict):
         raise InputError(Problem("body", "must be a JSON object with an events array"))
     raw = body.get("events")
@@ -197,7 +197,7 @@ async def post_events(request: web.Request) -> web.Response:
     processed = json_response(answer)
     if not items:
         return processed
-    return await ingest_once(request, request[PROJECT], items, lambda _: processed)
+    return await ingest_once(request, request[PROJECT], items, lambda _: processed, documents_checked=storable)
 
 
 @public
