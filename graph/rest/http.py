@@ -51,16 +51,37 @@ def json_response(data: Any, status: int = 200, headers: dict[str, str] | None =
 
 async def read_json(request: web.Request) -> Any:
     """The request body as JSON; too large or malformed bodies are InputErrors or 413s."""
+    value = await _decode(request)
+    if (problem := json_problem(value, integers=False)) is not None:
+        raise InputError(Problem("body", problem))
+    return value
+
+
+async def read_events_json(request: web.Request) -> tuple[Any, bool]:
+    """read_json for ingest, and whether every document inside the body can be stored as it is.
+
+    The body's depth check walks the whole body anyway; checking its integers on the same walk tells ingest
+    that each event's payload and metadata (parts of the body, nested inside it, so within the depth limit
+    too) needs no walk of its own (ingest's _check_documents: one walk of the request fewer). Only a body
+    with an integer past 64 bits is walked again, for the depth check exactly as read_json makes it, and its
+    documents are then checked in ingest as before, naming the event and field.
+    """
+    value = await _decode(request)
+    if json_problem(value, integers=True) is None:
+        return value, True
+    if (problem := json_problem(value, integers=False)) is not None:
+        raise InputError(Problem("body", problem))
+    return value, False
+
+
+async def _decode(request: web.Request) -> Any:
     body = await read_body(request)
     if not body:
         raise InputError(Problem("body", "is empty; send a JSON object"))
     try:
-        value = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise InputError(Problem("body", f"is not valid JSON ({exc})")) from None
-    if (problem := json_problem(value, integers=False)) is not None:
-        raise InputError(Problem("body", problem))
-    return value
 
 
 async def read_body(request: web.Request) -> bytes:

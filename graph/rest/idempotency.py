@@ -25,19 +25,21 @@ def _stored(response: web.Response) -> tuple[int, bytes, str]:
 
 
 async def ingest_once(
-    request: web.Request, project_id: str, items: Sequence[Incoming], respond: Respond, *, kind: str = "agent"
+    request: web.Request, project_id: str, items: Sequence[Incoming], respond: Respond, *, kind: str = "agent",
+    documents_checked: bool = False,
 ) -> web.Response:
-    """Ingest the batch and answer; under an Idempotency-Key, at most once per key."""
+    """Ingest the batch and answer; under an Idempotency-Key, at most once per key. documents_checked: as
+    ingest's (read_events_json found the whole body storable)."""
     services = request.config_dict[SERVICES]
     key = request.headers.get(HEADER)
     if key is None:
-        return respond(await ingest(services, project_id, items, kind=kind))
+        return respond(await ingest(services, project_id, items, kind=kind, documents_checked=documents_checked))
     body = await request.read()
     claim: Claim[CommitResult] = new_claim(
         project_id, key, fingerprint(request.method.encode(), request.path.encode(), body),
         services.limits.idempotency_window.total_seconds(), lambda result: _stored(respond(result)),
     )
-    result = await ingest(services, project_id, items, claim, kind=kind)
+    result = await ingest(services, project_id, items, claim, kind=kind, documents_checked=documents_checked)
     record = result.response
     assert record is not None  # a claim always comes back with its answer
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None

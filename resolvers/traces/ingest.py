@@ -35,16 +35,21 @@ class Incoming:
 
 async def ingest(
     services: Services, project_id: str, items: Sequence[Incoming], claim: Claim | None = None, *,
-    kind: str = "agent",
+    kind: str = "agent", documents_checked: bool = False,
 ) -> CommitResult:
     """Store a batch atomically (with its idempotency claim, if any).
+
+    documents_checked: every event's payload and metadata is known storable already (a REST handler walked
+    the request body they were taken from, integers included: graph/rest/http.py read_events_json), so they
+    are not walked again here.
 
     Shielded: a caller that goes away mid-commit must not cut the commit short;
     its retry then finds the claim and gets the first answer.
     """
     if project_id == NO_PROJECT:
         raise Forbidden("an account key names no project to send events to: use the project's key or token")
-    _check_documents(items)
+    if not documents_checked:
+        _check_documents(items)
     planner = BatchPlanner(project_id, {i.event.id: i.hint for i in items if i.hint is not None}, kind)
     commit = services.store.traces.commit_batch(project_id, [i.event for i in items], planner, claim)
     result = check_replay(await asyncio.shield(commit), claim)

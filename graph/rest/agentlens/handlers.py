@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
 from graph.rest.agentlens.overview import get_analytics
@@ -37,7 +37,7 @@ from graph.rest.agentlens.wire import (
     SessionListOut,
 )
 from graph.rest.auth import public, x_api_key
-from graph.rest.http import json_response, read_json
+from graph.rest.http import json_response, read_events_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
 from graph.rest.openapi import Example, Operation, Param, Spec
@@ -94,16 +94,35 @@ def render_error(status: int, message: str, problems: Sequence[Problem]) -> web.
     return json_response(body, status)
 
 
+# A whole batch of WireEvents in one pydantic call (one model_validate an event was ~2% of the loop's samples
+# at batches of 100): the same model, so what it accepts model_validate accepts, with the same values.
+_WIRE_BATCH: TypeAdapter[list[WireEvent]] = TypeAdapter(list[WireEvent])
+
+
+def _wire_events(raw: list[Any]) -> list[WireEvent | ValidationError]:
+    """Each event validated, or its ValidationError. A valid batch (the common case) in one call; a batch with
+    any invalid event event by event, so that each event's own errors are named, in order, as before."""
+    try:
+        return list(_WIRE_BATCH.validate_python(raw))
+    except ValidationError:
+        pass
+    out: list[WireEvent | ValidationError] = []
+    for item in raw:
+        try:
+            out.append(WireEvent.model_validate(item))
+        except ValidationError as exc:
+            out.append(exc)
+    return out
+
+
 def translate(project_id: str, raw: list[Any], received: datetime, max_events: int) -> list[Incoming]:
     if len(raw) > max_events:
         raise InputError(Problem("events", f"holds {len(raw)} events; at most {max_events} are allowed"))
     problems: list[Problem] = []
     out: list[Incoming] = []
-    for index, item in enumerate(raw):
-        try:
-            wire = WireEvent.model_validate(item)
-        except ValidationError as exc:
-            problems.extend(from_pydantic(exc, ("events", index)).problems)
+    for index, (item, wire) in enumerate(zip(raw, _wire_events(raw), strict=True)):
+        if isinstance(wire, ValidationError):
+            problems.extend(from_pydantic(wire, ("events", index)).problems)
             continue
         starts, ends = wire.event_type in START_TYPES, wire.event_type in END_TYPES
         if starts and wire.agent_name is None:
@@ -167,7 +186,7 @@ def translate(project_id: str, raw: list[Any], received: datetime, max_events: i
 
 async def post_events(request: web.Request) -> web.Response:
     services = request.config_dict[SERVICES]
-    body = await read_json(request)
+    body, storable = await read_events_json(request)
     if not isinstance(body, dict):
         raise InputError(Problem("body", "must be a JSON object with an events array"))
     raw = body.get("events")
@@ -178,7 +197,7 @@ async def post_events(request: web.Request) -> web.Response:
     processed = json_response(answer)
     if not items:
         return processed
-    return await ingest_once(request, request[PROJECT], items, lambda _: processed)
+    return await ingest_once(request, request[PROJECT], items, lambda _: processed, documents_checked=storable)
 
 
 @public

@@ -31,7 +31,7 @@ from graph.rest.http import (
     query_int,
     query_list,
     query_time,
-    read_json,
+    read_events_json,
 )
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
@@ -118,11 +118,11 @@ def _ingested(result: CommitResult) -> web.Response:
 
 
 async def post_events(request: web.Request) -> web.Response:
-    body = await read_json(request)
+    body, storable = await read_events_json(request)
     if not isinstance(body, dict):
         raise InputError(Problem("body", "must be a JSON object with an events array"))
     items = typed_items(request.config_dict[SERVICES], request[PROJECT], body.get("events"))
-    return await ingest_once(request, request[PROJECT], items, _ingested)
+    return await ingest_once(request, request[PROJECT], items, _ingested, documents_checked=storable)
 
 
 async def list_events(request: web.Request) -> web.Response:
