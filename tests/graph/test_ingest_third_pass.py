@@ -12,7 +12,6 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from ulid import ULID
 
 from graph.rest.agentlens.handlers import CORE_FIELDS, SESSION_STATUSES, WireEvent, translate
 from resolvers.core.errors import InputError, Problem, from_pydantic
@@ -256,29 +255,3 @@ async def test_documents_past_64_bits_are_still_named_by_event_and_field(api: An
     resp = await api.client.post("/api/events", json={"events": [deep]})
     assert resp.status == 400 and (await resp.json())["details"][0]["path"] == "body"
     assert (await api.get("/api/events"))["total"] == 0
-
-
-def test_ids_draw_their_random_bits_from_a_pool_a_forked_child_never_shares() -> None:
-    import os
-
-    from resolvers.core import ids
-
-    low = [int(ULID.from_str(i)) & (2**80 - 1) for i in ids.new_ids(1) + ids.new_ids(1)]
-    assert len(set(low)) == 2
-    ids._taken = len(ids._pool)  # the pool runs out: the next draw refills it
-    before = ids._pool
-    ids.new_ids(1)
-    assert ids._pool != before and ids._taken == 10
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child's next id, whose random bits must not be the parent's next
-        try:
-            os.write(write, ids.new_ids(1)[0].encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    child = os.read(read, 64).decode()
-    os.close(read)
-    os.waitpid(pid, 0)
-    mine = ids.new_ids(1)[0]
-    assert int(ULID.from_str(child)) & (2**80 - 1) != int(ULID.from_str(mine)) & (2**80 - 1)
