@@ -18,7 +18,7 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
-from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _view
+from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _records, _view
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
@@ -313,4 +313,4 @@ class TraceReads:
             f"SELECT {RECORD_COLUMNS} FROM events WHERE project_id = ? AND session_id = ? ORDER BY seq",
             (project_id, session_id),
         )
-        return [_record(row) for row in rows]
+        return _records(rows)
