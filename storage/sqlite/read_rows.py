@@ -59,7 +59,7 @@ def _records(rows: Sequence[Sequence[Any]]) -> list[EventRecord]:
     once per run of events in the same second (a trace's events share a few) and the milliseconds' tail
     taken from a table (iso_of_ms formats both per call); each distinct metadata text parsed once. Records
     of one read may therefore share one metadata dict (a session's events mostly carry the same metadata):
-    the reads that use this only serialize them."""
+    the reads that use this (the timeline, find_event_records' pages) only read and serialize them."""
     out: list[EventRecord] = []
     append = out.append
     last_second: int | None = None
