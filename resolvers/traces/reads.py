@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from operator import attrgetter
+from typing import Any
 
 from resolvers.core.errors import NotFound
 from resolvers.core.services import Services
-from resolvers.traces.chain import verify, verify_records
+from resolvers.traces.chain import verify, verify_wire
 from resolvers.traces.planner import END_TYPES, START_TYPES
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
 from storage.models import Agent, Event, Session
@@ -22,8 +22,8 @@ class Timeline:
 
 
 @dataclass(slots=True)
-class RecordTimeline:
-    events: list[EventRecord]  # by time, then chain order
+class WireTimeline:
+    events: list[dict[str, Any]]  # seed 004's wire events (chain.verify_wire), by time, then chain order
     chain_valid: bool
 
 
@@ -90,17 +90,15 @@ async def timeline(services: Services, project_id: str, session_id: str) -> Time
     return Timeline(events=sorted(chain, key=lambda e: (e.timestamp, e.seq)), chain_valid=valid)
 
 
-_TIME_ORDER = attrgetter("ts_ms", "seq")  # (e.ts_ms, e.seq), without a Python-level lambda per record
-
-
-async def timeline_records(services: Services, project_id: str, session_id: str) -> RecordTimeline:
-    """timeline, as records. A session's events exist only with their session (a batch stores both, retention
-    deletes both), so only an empty chain needs the session looked up: a store call fewer per read."""
+async def timeline_wire(services: Services, project_id: str, session_id: str) -> WireTimeline:
+    """timeline, as seed 004's wire events: the chain checked while the answer's dicts are built (verify_wire).
+    A session's events exist only with their session (a batch stores both, retention deletes both), so only
+    an empty chain needs the session looked up: a store call fewer per read."""
     chain = await services.store.traces.session_chain_records(project_id, session_id)
     if not chain:
         await get_session(services, project_id, session_id)
-    valid = verify_records(chain)
-    return RecordTimeline(events=sorted(chain, key=_TIME_ORDER), chain_valid=valid)
+    events, valid = verify_wire(chain)
+    return WireTimeline(events=events, chain_valid=valid)
 
 
 async def usage_today(services: Services, project_id: str) -> int:

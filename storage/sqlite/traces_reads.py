@@ -18,7 +18,7 @@ from storage.sqlite.query import (
     _session_after,
     _session_where,
 )
-from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _view
+from storage.sqlite.read_rows import VIEW_COLUMNS, _record, _records, _view
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
@@ -93,7 +93,9 @@ class TraceReads:
         order: str,
         page: Page,
         make: Any,
+        build: Any = None,
     ) -> PageResult[Any]:
+        """make builds an item from a row; build, when given, the items from the rows (read_rows._records)."""
         clause = " AND ".join(where)
         after_sql, after_args = after
         where_page = clause + (f" AND {after_sql}" if after_sql else "")
@@ -110,16 +112,18 @@ class TraceReads:
                     f"SELECT COUNT(*) FROM {select.split(' FROM ', 1)[1]} WHERE {clause}", args
                 )
                 total = counted[0][0]
-        items = [make(row) for row in rows[: page.limit]]
+        items = build(rows[: page.limit]) if build is not None else [make(row) for row in rows[: page.limit]]
         return PageResult(items=items, total=total, has_more=len(rows) > page.limit)
 
     async def find_events(self, project_id: str, query: EventQuery, page: Page) -> PageResult[Event]:
         return await self._events(project_id, query, page, EVENT_COLUMNS, _event)
 
     async def find_event_records(self, project_id: str, query: EventQuery, page: Page) -> PageResult[EventRecord]:
-        return await self._events(project_id, query, page, RECORD_COLUMNS, _record)
+        return await self._events(project_id, query, page, RECORD_COLUMNS, _record, _records)
 
-    async def _events(self, project_id: str, query: EventQuery, page: Page, columns: str, make: Any) -> PageResult[Any]:
+    async def _events(
+        self, project_id: str, query: EventQuery, page: Page, columns: str, make: Any, build: Any = None
+    ) -> PageResult[Any]:
         where, args = await self._where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._page(
@@ -130,6 +134,7 @@ class TraceReads:
             f"e.ts {direction}, e.session_id {direction}, e.seq {direction}",
             page,
             make,
+            build,
         )
 
     async def find_sessions(self, project_id: str, query: SessionQuery, page: Page) -> PageResult[Session]:
@@ -313,4 +318,4 @@ class TraceReads:
             f"SELECT {RECORD_COLUMNS} FROM events WHERE project_id = ? AND session_id = ? ORDER BY seq",
             (project_id, session_id),
         )
-        return [_record(row) for row in rows]
+        return _records(rows)

@@ -1,13 +1,17 @@
-"""verify_records (the timeline's chain check) is verify: same hashes, same verdicts, tampered or not."""
+"""verify_records (the timeline's chain check) is verify: same hashes, same verdicts, tampered or not; verify_wire
+is verify_records and the seed 004 handler's former rendering (record_json over the chain sorted by time)."""
 
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from resolvers.traces.chain import event_hash, verify, verify_records
+from graph.rest.agentlens_server.handlers import record_json
+from resolvers.traces.chain import event_hash, verify, verify_records, verify_wire
 from storage.models.records import EventRecord
 from storage.timeutil import iso_of_ms
 
@@ -72,3 +76,54 @@ def test_a_changed_key_order_or_value_breaks_the_chain_alike() -> None:
     assert verify_records(as_agent) and verify(as_agent)
     assert not verify_records([chain[0], chain[1]._replace(agent_id="v")])
     assert not verify([chain[0], chain[1]._replace(agent_id="v")])
+
+
+def former_timeline(chain: list[EventRecord]) -> bytes | str:
+    """The timeline's answer as the handler built it before verify_wire (timeline_records, record_json); a
+    tampered time or seq of another type fails the sort: then the exception's name."""
+    try:
+        events = sorted(chain, key=attrgetter("ts_ms", "seq"))
+    except TypeError as exc:
+        return type(exc).__name__
+    return orjson.dumps({"events": [record_json(e) for e in events], "chainValid": verify_records(chain)})
+
+
+def wire_timeline(chain: list[EventRecord]) -> bytes | str:
+    try:
+        events, valid = verify_wire(chain)
+    except TypeError as exc:
+        return type(exc).__name__
+    assert valid is verify_records(chain)
+    return orjson.dumps({"events": events, "chainValid": valid})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(EVENT, max_size=7), st.text(max_size=5), st.integers(min_value=0, max_value=20),
+       st.sampled_from(TAMPER), JSON, st.booleans(), st.randoms(use_true_random=False))
+def test_verify_wire_is_the_former_timeline(
+    events: list[tuple[Any, ...]], session: str, at: int, field: str, value: Any, in_time_order: bool, rnd: Any
+) -> None:
+    if in_time_order:  # the usual chain: times rise with seq, ties included
+        events = [(*e[:5], ts, *e[6:]) for e, ts in zip(events, sorted(e[5] for e in events), strict=True)]
+    chain = chain_of(events, session)
+    assert wire_timeline(chain) == former_timeline(chain)
+    if chain:
+        i = at % len(chain)
+        tampered = [*chain[:i], chain[i]._replace(**{field: value}), *chain[i + 1 :]]
+        assert wire_timeline(tampered) == former_timeline(tampered)
+        shuffled = list(chain)
+        rnd.shuffle(shuffled)
+        for other in (shuffled, list(reversed(chain)), chain[1:], chain[:-1], [*chain, chain[-1]]):
+            assert wire_timeline(other) == former_timeline(other)
+
+
+def test_verify_wire_on_users_and_ties() -> None:
+    chain = chain_of([("e1", None, "u", "custom", "info", 7, {"b": 1, "a": 2}, {"m": 1}),
+                      ("e2", None, None, "custom", "info", 7, {}, {}),
+                      ("e3", "a", "u", "custom", "info", 3, {"z": [1, {"y": None}]}, {})], "s")
+    events, valid = verify_wire(chain)
+    assert valid and [e["id"] for e in events] == ["e3", "e1", "e2"]
+    assert events[1]["agentId"] is None and list(events[0]) == [
+        "id", "timestamp", "sessionId", "agentId", "eventType", "severity", "payload", "metadata", "prevHash", "hash"]
+    assert wire_timeline(chain) == former_timeline(chain)
+    assert not verify_wire([chain[0], chain[1]._replace(agent_id="u")])[1]  # e2 was hashed without an actor

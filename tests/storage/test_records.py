@@ -3,15 +3,17 @@ that use them cannot drift from the model reads the rest of the API uses."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import orjson
 
-from resolvers.traces.chain import event_hash, verify
+from graph.rest.agentlens_server.handlers import record_json
+from resolvers.traces.chain import event_hash, verify, verify_wire
 from storage.contract import EventQuery, Page
 from storage.models.records import record_of, view_of
 from storage.timeutil import from_ms, iso_ms, iso_of_ms, to_ms
-from tests.storage.test_contract import P, commit, ev
+from tests.storage.test_contract import T0, P, commit, ev
 
 ODD_PAYLOADS = [
     {"text": "héllo wörld ✓ 日本語 \U0001f600", "quote": "\"'\\/\n\t\u2028"},
@@ -76,3 +78,33 @@ def test_iso_of_ms_is_iso_ms() -> None:
     for value in [*edges, *range(start, start + 5000, 7)]:
         assert iso_of_ms(value) == iso_ms(from_ms(value)), value
     assert iso_of_ms(to_ms(datetime(2026, 1, 1, tzinfo=UTC) + timedelta(milliseconds=5))) == "2026-01-01T00:00:00.005Z"
+
+
+async def test_timelines_match_the_former_path_on_random_sessions(store) -> None:
+    """verify_wire over the store's chain records (SQLite's _records, MongoDB's record_of) gives the answer the
+    timeline gave from models before: record_json of each, by time then seq, with verify's verdict. Random
+    sessions: times out of seq order and shared seconds, repeated and varied metadata, odd payloads, tracked
+    events (a user, no agent)."""
+    rnd = random.Random(20261124)
+    for n in range(6):
+        session = f"r{n}"
+        events = []
+        for i in range(rnd.randint(1, 40)):
+            tracked = rnd.random() < 0.2
+            events.append(ev(
+                i, session=session, agent_id=None if tracked else rnd.choice(["a", "b"]),
+                user_id="u" if tracked else rnd.choice([None, "v"]),
+                payload=rnd.choice([*ODD_PAYLOADS, {"i": i, "z": {"b": [i, 0.5], "a": None}}]),
+                metadata=rnd.choice([{}, {"env": "x"}, {"env": "x", "n": rnd.randint(0, 3)}, {"ü": [i]}]),
+            ).model_copy(update={
+                "timestamp": T0 + timedelta(milliseconds=rnd.choice([0, 1, 999, 1000, rnd.randint(0, 10**7)]))
+            }))
+        await commit(store, events)
+        models = await store.traces.session_chain(P, session)
+        former = orjson.dumps({
+            "events": [record_json(record_of(e)) for e in sorted(models, key=lambda e: (e.timestamp, e.seq))],
+            "chainValid": verify(models),
+        })
+        wire, valid = verify_wire(await store.traces.session_chain_records(P, session))
+        assert valid is True
+        assert orjson.dumps({"events": wire, "chainValid": valid}) == former

@@ -7,7 +7,7 @@ errors are {"error": "...", "details": [{"path", "message"}]}.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, cast
 
 from aiohttp import web
 from pydantic import Field
@@ -41,7 +41,7 @@ from graph.rest.sse import stream_events, stream_filter
 from resolvers.core.errors import InputError, Problem
 from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES, EventIn
 from resolvers.traces.ingest import typed_items
-from resolvers.traces.reads import find_event_records, find_sessions, get_event, get_session, timeline_records
+from resolvers.traces.reads import find_event_records, find_sessions, get_event, get_session, timeline_wire
 from storage.contract import CommitResult, EventQuery, Page, SessionQuery
 from storage.models import Event, Session
 from storage.models.records import EventRecord, record_of
@@ -169,8 +169,9 @@ async def session_detail(request: web.Request) -> web.Response:
 
 
 async def session_timeline(request: web.Request) -> web.Response:
-    result = await timeline_records(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
-    answer: TimelineOut = {"events": [record_json(e) for e in result.events], "chainValid": result.chain_valid}
+    result = await timeline_wire(request.config_dict[SERVICES], request[PROJECT], request.match_info["id"])
+    # verify_wire's dicts are record_json's, built while the chain is checked (tests/resolvers/test_chain.py)
+    answer: TimelineOut = {"events": cast(list[EventOut], result.events), "chainValid": result.chain_valid}
     return json_response(answer)
 
 
