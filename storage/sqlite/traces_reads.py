@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from storage.contract import EventQuery, Page, PageResult, SessionQuery
@@ -230,30 +230,28 @@ class TraceReads:
     async def events_for_sessions(
         self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
     ) -> dict[str, PageResult[Event]]:
-        where, args = await self._where(project_id, query)
-        direction = "DESC" if page.descending else "ASC"
-        return await self._grouped(
-            "events",
-            EVENT_COLUMNS,
-            "session_id",
-            session_ids,
-            where,
-            args,
-            _event_after(page),
-            f"e.ts {direction}, e.seq {direction}",
-            page,
-            _event,
-        )
+        return await self._events_by_session(project_id, session_ids, query, page, EVENT_COLUMNS, _event)
 
     async def event_views_for_sessions(
         self, project_id: str, session_ids: Sequence[str], query: EventQuery, page: Page
     ) -> dict[str, PageResult[EventView]]:
         """events_for_sessions as GraphQL shows them: half the columns, no models."""
+        return await self._events_by_session(project_id, session_ids, query, page, VIEW_COLUMNS, _view)
+
+    async def _events_by_session(
+        self,
+        project_id: str,
+        session_ids: Sequence[str],
+        query: EventQuery,
+        page: Page,
+        columns: str,
+        build: Callable[[Sequence[Any]], Any],
+    ) -> dict[str, PageResult[Any]]:
         where, args = await self._where(project_id, query)
         direction = "DESC" if page.descending else "ASC"
         return await self._grouped(
             "events",
-            VIEW_COLUMNS,
+            columns,
             "session_id",
             session_ids,
             where,
@@ -261,7 +259,7 @@ class TraceReads:
             _event_after(page),
             f"e.ts {direction}, e.seq {direction}",
             page,
-            _view,
+            build,
         )
 
     async def sessions_for_agents(
