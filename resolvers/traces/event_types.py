@@ -283,23 +283,24 @@ def to_event(
     elif isinstance(payload, (ToolResponse, ToolError, FormCompleted)):
         duration = payload.durationMs
 
-    values: dict[str, Any] = {}
-    values["project_id"] = project_id
-    values["id"] = event_id
-    values["session_id"] = item.sessionId
-    values["agent_id"] = item.agentId
-    values["type"] = item.eventType
-    values["severity"] = item.severity
-    values["timestamp"] = item.timestamp or received_at
-    values["received_at"] = received_at
-    values["call_id"] = _call_id(payload)
-    values["model"] = model
-    values["tokens_in"] = tokens_in
-    values["tokens_out"] = tokens_out
-    values["duration_ms"] = duration
-    values["cost_nanos"] = cost
-    values["payload"] = doc
-    values["metadata"] = item.metadata
+    values: dict[str, Any] = {
+        "project_id": project_id,
+        "id": event_id,
+        "session_id": item.sessionId,
+        "agent_id": item.agentId,
+        "type": item.eventType,
+        "severity": item.severity,
+        "timestamp": item.timestamp or received_at,
+        "received_at": received_at,
+        "call_id": _call_id(payload),
+        "model": model,
+        "tokens_in": tokens_in,
+        "tokens_out": tokens_out,
+        "duration_ms": duration,
+        "cost_nanos": cost,
+        "payload": doc,
+        "metadata": item.metadata,
+    }
     event = unsealed_event(values)
     hint = None
     if isinstance(payload, SessionStarted):
