@@ -32,7 +32,7 @@ import aiosqlite
 
 from storage.contract.common import StoreBusy, StoreReadOnly, StoreUnavailable
 from storage.sqlite.faults import CHECKPOINT_AFTER, FULL, REOPEN_AFTER, classify, primary_code
-from storage.sqlite.lock import ServerLock
+from storage.sqlite.lock import ServerLock, WriteTurn
 from storage.sqlite.migrations import migrate
 
 T = TypeVar("T")
@@ -102,6 +102,7 @@ class Database:
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._lock = ServerLock(self.path)
+        self._turn = WriteTurn(self.path)  # only the writer thread takes it
         # Writer-thread state: what the last failed write left to repair.
         self._reopen = False
         self._checkpoint = False
@@ -179,6 +180,7 @@ class Database:
             await conn.close()
         self._all_readers.clear()
         await self.in_writer(self._close_writer)
+        await self.in_writer(self._turn.close)
         self._write_thread.shutdown(wait=True)
         self._lock.release()
 
@@ -222,8 +224,14 @@ class Database:
     def transaction(self, work: Callable[[sqlite3.Connection], T]) -> T:
         """On the writer thread: one IMMEDIATE transaction around work.
 
-        A storage fault is raised as StoreUnavailable, with nothing of work stored.
+        A storage fault is raised as StoreUnavailable, with nothing of work stored. Other processes on the
+        file wait for this one's write turn meanwhile (storage/sqlite/lock.py, WriteTurn).
         """
+        try:
+            turn = self._turn.acquire(self.busy_timeout_ms / 1000)
+        except TimeoutError as exc:
+            raise StoreBusy(f"the database stayed locked by another writer for over {self.busy_timeout_ms} ms"
+                            " (its write turn)") from exc
         try:
             db = self._repaired()
             db.execute("BEGIN IMMEDIATE")
@@ -241,6 +249,9 @@ class Database:
             if fault is exc:
                 raise
             raise fault from exc
+        finally:
+            if turn:
+                self._turn.release()
         return out
 
     def _rollback(self, db: sqlite3.Connection) -> None:

@@ -3,9 +3,13 @@ nothing of the failed transaction stored, reads served throughout, and writes ba
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import fcntl
+import os
 import resource
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ from resolvers.traces.planner import BatchPlanner
 from storage.contract import EventQuery, Page, StoreBusy, StoreReadOnly, StoreUnavailable
 from storage.models import Event
 from storage.sqlite.faults import FULL
+from storage.sqlite.lock import WriteTurn
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import now_ms
 from tests.faults import drop_filler, fill_to, write_lock
@@ -81,6 +86,45 @@ async def test_start_up_takes_no_write_lock_and_a_lock_held_past_the_timeout_is_
         await store.check_writes()  # contention is not a store that cannot write
     await commit(store, 5)
     assert await stored(store) == (10, {"s0": 5, "s1": 5})
+
+
+@contextlib.contextmanager
+def write_turn(path: Path) -> Iterator[None]:
+    """Another LensGraph process's write turn (storage/sqlite/lock.py, WriteTurn), held until the block ends."""
+    fd = os.open(WriteTurn(path).path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+async def test_a_write_waits_for_another_processes_write_turn_and_one_held_past_the_timeout_is_store_busy(
+    tmp_path: Path, opened: list[SQLiteStore]
+) -> None:
+    path = tmp_path / "db.sqlite"
+    store = await start(opened, path)
+    await commit(store, 0)
+    with write_turn(path):
+        waiting = asyncio.ensure_future(commit(store, 5))
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # it waits for the turn, not only for SQLite's lock (which is free)
+        assert (await store.traces.find_events(P, EventQuery(), Page(limit=1))).total == 5  # reads go on
+    await asyncio.wait_for(waiting, 10)  # and writes as soon as the turn is given back
+    assert await stored(store) == (10, {"s0": 5, "s1": 5})
+    await store.close()
+    opened.clear()
+
+    store = await start(opened, path, busy_timeout_ms=50)
+    with write_turn(path):
+        with pytest.raises(StoreBusy) as busy:
+            await commit(store, 10)
+        assert str(busy.value) == "the database stayed locked by another writer for over 50 ms (its write turn)"
+        assert busy.value.retry_after == 1
+        await store.check_writes()  # contention is not a store that cannot write
+    assert await stored(store) == (10, {"s0": 5, "s1": 5})  # nothing of the refused batch
+    await commit(store, 10)
+    assert await stored(store) == (15, {"s0": 8, "s1": 7})
 
 
 async def test_a_full_database_stores_nothing_of_the_batch_and_takes_writes_once_space_is_freed(
