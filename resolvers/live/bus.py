@@ -209,6 +209,10 @@ class LocalBus:
     def anomaly_projects(self) -> set[str]:
         return set(self._anomaly_subs)
 
+    def followed_projects(self) -> set[str]:
+        """The projects whose events or sessions someone here follows: all the change feed need read."""
+        return set(self._subs)
+
     def _remove(self, sub: Subscription) -> None:
         _discard(self._subs, sub)
 

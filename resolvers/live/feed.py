@@ -93,7 +93,7 @@ class FeedBus:
         await self.local.close()
 
     async def _pump(self, ready: asyncio.Event) -> None:
-        async for change in self.feed.follow(ready):
+        async for change in self.feed.follow(ready, self.local.followed_projects):
             self.local.publish_batch(change.project_id, change.events, change.sessions)
 
 

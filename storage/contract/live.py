@@ -9,7 +9,7 @@ which backend it runs on.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,14 +25,22 @@ class Change:
     sessions: list[Session] = field(default_factory=list)
 
 
+# The projects whose changes anyone in this process listens to, asked each time the feed reads.
+Followed = Callable[[], Collection[str]]
+
+
 class ChangeFeed(Protocol):
     @property
     def shared(self) -> bool:
         """Whether the feed sees other processes' commits; False means this process alone publishes."""
         ...
 
-    def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
-        """Changes committed from now on, in commit order; sets ready once nothing later can be missed."""
+    def follow(self, ready: asyncio.Event, followed: Followed | None = None) -> AsyncIterator[Change]:
+        """Changes committed from now on, in commit order; sets ready once nothing later can be missed.
+
+        followed, when given, names the projects anyone listens to now; the feed may leave out the others'
+        changes (not read them at all). A project that gains a listener must get every change committed after
+        that, so a feed asks for the set after it has learned how far the file or stream goes."""
         ...
 
     def committed(self, project_id: str, events: Sequence[Event], sessions: Sequence[Session]) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pymongo.errors import OperationFailure, PyMongoError
 
-from storage.contract.live import Change
+from storage.contract.live import Change, Followed
 from storage.models import Event, Session
 from storage.mongo.client import Mongo
 from storage.mongo.layout import EVENTS, SESSIONS
@@ -45,9 +45,9 @@ class MongoFeed:
         self._pending.append(Change(project_id, list(events), list(sessions)))
         self._wake.set()
 
-    async def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
+    async def follow(self, ready: asyncio.Event, followed: Followed | None = None) -> AsyncIterator[Change]:
         if self.m.replicated:
-            async for change in self._watch(ready):
+            async for change in self._watch(ready, followed):
                 yield change
             return
         # The one place a standalone server's limit shows at run time: say it once, when live events start.
@@ -68,7 +68,7 @@ class MongoFeed:
             self._following = False
             self._pending.clear()
 
-    async def _watch(self, ready: asyncio.Event) -> AsyncIterator[Change]:
+    async def _watch(self, ready: asyncio.Event, followed: Followed | None) -> AsyncIterator[Change]:
         """Every inserted event and written session. Sets ready once the stream is open: commits after
         that are not missed. Reopens after a failure from where it stopped, or from now if the server no
         longer has that point."""
@@ -91,6 +91,9 @@ class MongoFeed:
                     async for change in stream:
                         token = stream.resume_token
                         doc = change["fullDocument"]
+                        # Asked on arrival, after the commit: whoever listened before it is asked about.
+                        if followed is not None and doc["project_id"] not in followed():
+                            continue  # nobody here listens to this project: not worth a model
                         if change["ns"]["coll"] == EVENTS:
                             yield Change(doc["project_id"], events=[Event.model_validate(doc)])
                         else:

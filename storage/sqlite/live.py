@@ -21,10 +21,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 
 from storage.contract.common import StoreUnavailable
-from storage.contract.live import Change
+from storage.contract.live import Change, Followed
 from storage.models import Event, Session
 from storage.sqlite.database import Database
-from storage.sqlite.query import _prefixed
+from storage.sqlite.query import _marks, _prefixed
 from storage.sqlite.rows import EVENT_COLUMNS, SESSION_COLUMNS, _event, _session
 
 log = logging.getLogger("storage.sqlite")
@@ -50,6 +50,7 @@ class SQLiteFeed:
         # changes, and the file is checked once poll_seconds have passed since the last check.
         self._unread = False
         self._checked = 0.0
+        self._followed: Followed | None = None
 
     def committed(self, project_id: str, events: Sequence[Event], sessions: Sequence[Session]) -> None:
         if self._last is None or not events:
@@ -63,7 +64,8 @@ class SQLiteFeed:
             self._unread = True
         self._wake.set()
 
-    async def follow(self, ready: asyncio.Event) -> AsyncIterator[Change]:
+    async def follow(self, ready: asyncio.Event, followed: Followed | None = None) -> AsyncIterator[Change]:
+        self._followed = followed
         self._last = await self._head()
         self._checked = asyncio.get_running_loop().time()
         ready.set()
@@ -103,20 +105,33 @@ class SQLiteFeed:
 
     async def _catch_up(self) -> None:
         last = self._last
-        if last is None or await self._head() <= last:
+        if last is None:
             return
+        head = await self._head()
+        if head <= last:
+            return
+        # Asked after the head is known: a project that gains its first listener from here on had nothing in
+        # (last, head] committed after it started listening, so leaving its rows out misses nobody's event.
+        projects = None if self._followed is None else sorted(self._followed())
+        if projects is not None and not projects:
+            # Nobody listens: move on without reading (under `serve --workers N` each process would otherwise
+            # read back and decode every other process's events; bench/README.md, "Two workers on one file").
+            if self._last is not None:
+                self._last = max(self._last, head)
+            return
+        only = "" if projects is None else f" AND {{p}}.project_id IN ({_marks(len(projects))})"
         rows = await self.db.fetch(
-            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?",
-            (last, READ_LIMIT),
+            f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE e.rowid > ? AND e.rowid <= ?"
+            + only.format(p="e") + " ORDER BY e.rowid LIMIT ?",
+            (last, head, *(projects or ()), READ_LIMIT),
         )
-        if not rows:
-            return
         events = [_event(r) for r in rows]
-        upto = events[-1].position
+        full = len(rows) == READ_LIMIT
+        upto = events[-1].position if full else head
         session_rows = await self.db.fetch(
             f"SELECT {_prefixed(SESSION_COLUMNS, 's')}, s.position FROM sessions s"
-            " WHERE s.position > ? AND s.position <= ? ORDER BY s.position",
-            (last, upto),
+            " WHERE s.position > ? AND s.position <= ?" + only.format(p="s") + " ORDER BY s.position",
+            (last, upto, *(projects or ())),
         )
         # No await from here on. A commit of ours can be in the file before its coroutine hands it over,
         # so the fast path may have delivered part of this range while we read: keep only what is newer.
@@ -124,8 +139,6 @@ class SQLiteFeed:
         if delivered is None:
             return
         events = [e for e in events if e.position > delivered]
-        if not events:
-            return
         sessions = [_session(r) for r in session_rows if r[-1] > delivered]
         # One Change per run of one project's events, in commit order; its sessions go with its last run.
         runs: list[Change] = []
@@ -137,7 +150,7 @@ class SQLiteFeed:
             change.sessions = [s for s in sessions if s.project_id == change.project_id]
             sessions = [s for s in sessions if s.project_id != change.project_id]
         self._pending.extend(runs)
-        self._last = upto
-        if len(rows) == READ_LIMIT:
+        self._last = max(upto, delivered)
+        if full:
             self._unread = True
             self._wake.set()  # more to read

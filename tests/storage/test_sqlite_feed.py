@@ -119,3 +119,67 @@ async def test_a_commit_hook_runs_before_any_answer_and_a_failing_one_answers_al
         assert all(seen.index(f"{n} committed {v}") < seen.index(f"{n} answered {v}") for n, v in (("a", 1), ("c", 3)))
     finally:
         await store.close()
+
+
+async def test_another_stores_commits_are_read_only_for_projects_someone_follows(tmp_path: Path) -> None:
+    """Under `serve --workers N` every process tails the others' commits. With nobody listening the feed moves
+    past them without reading a row; with listeners it reads only their projects' rows; a project that gains a
+    listener gets every commit made after that, once, in commit order."""
+    store = SQLiteStore(tmp_path / "feed.db")
+    other = SQLiteStore(tmp_path / "feed.db")
+    await store.start()
+    await other.start()
+    try:
+        rows_read: list[str] = []  # the project of every event row the feed fetched
+        fetch = store.db.fetch
+
+        async def counting(sql: str, args: Any) -> Any:
+            out = await fetch(sql, args)
+            if "FROM events e WHERE" in sql:
+                rows_read.extend(row[0] for row in out)
+            return out
+
+        store.db.fetch = counting  # type: ignore[method-assign]
+        store.live.poll_seconds = 0.02
+        followed: set[str] = set()
+        ready = asyncio.Event()
+        changes = store.live.follow(ready, lambda: followed)
+        delivered: list[tuple[str, str]] = []
+
+        async def drain() -> None:
+            async for change in changes:
+                delivered.extend((change.project_id, e.id) for e in change.events)
+
+        async def until(done: Any) -> None:
+            for _ in range(500):
+                if done():
+                    return
+                await asyncio.sleep(0.01)
+            raise AssertionError("the feed did not get there")
+
+        task = asyncio.ensure_future(drain())
+        await ready.wait()
+        await other.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P, {}))
+        await other.traces.commit_batch("q", [ev(i, project_id="q") for i in range(2)], BatchPlanner("q", {}))
+        await until(lambda: store.live._last == 5)  # past both commits
+        assert rows_read == [] and delivered == []
+
+        followed.add("q")
+        await other.traces.commit_batch(P, [ev(i) for i in range(3, 6)], BatchPlanner(P, {}))
+        await other.traces.commit_batch("q", [ev(i, project_id="q") for i in range(2, 4)], BatchPlanner("q", {}))
+        await other.traces.commit_batch(P, [ev(i) for i in range(6, 8)], BatchPlanner(P, {}))
+        await until(lambda: store.live._last == 12)
+        assert delivered == [("q", "s1-e0002"), ("q", "s1-e0003")]
+        assert rows_read == ["q", "q"]
+
+        followed.add(P)  # both now: everything after this, in commit order
+        await other.traces.commit_batch(P, [ev(8)], BatchPlanner(P, {}))
+        await other.traces.commit_batch("q", [ev(4, project_id="q")], BatchPlanner("q", {}))
+        await until(lambda: len(delivered) == 4)
+        assert delivered[2:] == [(P, "s1-e0008"), ("q", "s1-e0004")]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await other.close()
+        await store.close()
