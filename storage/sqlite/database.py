@@ -59,9 +59,9 @@ GROUP_MAX = 64
 # A follower (the search index) catches up once it is this many rows behind, or when the writer has had
 # no batch for FOLLOW_IDLE_S: in a transaction of its own, after the batches before it were answered. The
 # batches that arrive meanwhile wait for it, so its size is ingest's tail: at 4,000 rows, p99 at batches of
-# 100 was 1.9-2.5x p50; at 1,000, 1.5-1.8x, with the same throughput (bench/README.md, "Search index
-# catch-up in smaller steps").
-FOLLOW_CHUNK = 1000
+# 100 was 1.9-2.5x p50; at 1,000, 1.5-1.8x; at 250, 1.3-1.5x, each time with the same throughput
+# (bench/README.md, "Search index catch-up in smaller steps" and "Two workers on one file").
+FOLLOW_CHUNK = 250
 FOLLOW_IDLE_S = 0.02
 # Checkpoints (copying the WAL into the database file, with an fsync) run on a thread and connection of their
 # own, beside the writer, at most every CHECKPOINT_EVERY_S after a write. The writer still checkpoints past
