@@ -1,4 +1,4 @@
-"""Storage faults made for real, for the tests: a write lock held by another connection, and a full disk.
+"""Storage faults made for real, for the tests: a write lock or write turn held by another process, and a full disk.
 
 A full disk is simulated two ways. Everywhere: the database's size limit
 (`sqlite_max_bytes`, SQLite's max_page_count), which fails writes with the
@@ -11,10 +11,14 @@ MB, filled with a real file (tests/process/test_full_disk.py).
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from storage.sqlite.lock import WriteTurn
 
 FILLER_ROW = 64 * 1024
 
@@ -29,6 +33,17 @@ def write_lock(path: Path) -> Iterator[None]:
         db.execute("ROLLBACK")
     finally:
         db.close()
+
+
+@contextlib.contextmanager
+def write_turn(path: Path) -> Iterator[None]:
+    """Another LensGraph process's write turn (storage/sqlite/lock.py, WriteTurn), held until the block ends."""
+    fd = os.open(WriteTurn(path).path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def size_of(path: Path) -> tuple[int, int, int]:

@@ -4,12 +4,9 @@ nothing of the failed transaction stored, reads served throughout, and writes ba
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
-import os
 import resource
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -19,10 +16,9 @@ from resolvers.traces.planner import BatchPlanner
 from storage.contract import EventQuery, Page, StoreBusy, StoreReadOnly, StoreUnavailable
 from storage.models import Event
 from storage.sqlite.faults import FULL
-from storage.sqlite.lock import WriteTurn
 from storage.sqlite.store import SQLiteStore
 from storage.timeutil import now_ms
-from tests.faults import drop_filler, fill_to, write_lock
+from tests.faults import drop_filler, fill_to, write_lock, write_turn
 from tests.storage.test_sqlite_migrations import write_version_1
 
 P = "p"
@@ -86,17 +82,6 @@ async def test_start_up_takes_no_write_lock_and_a_lock_held_past_the_timeout_is_
         await store.check_writes()  # contention is not a store that cannot write
     await commit(store, 5)
     assert await stored(store) == (10, {"s0": 5, "s1": 5})
-
-
-@contextlib.contextmanager
-def write_turn(path: Path) -> Iterator[None]:
-    """Another LensGraph process's write turn (storage/sqlite/lock.py, WriteTurn), held until the block ends."""
-    fd = os.open(WriteTurn(path).path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 async def test_a_write_waits_for_another_processes_write_turn_and_one_held_past_the_timeout_is_store_busy(
