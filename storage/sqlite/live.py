@@ -34,6 +34,8 @@ READ_LIMIT = 1000
 # Changes handed over from memory and not yet delivered. Past this the feed reads the file instead: the
 # events are there, and the fast path is only a shortcut, so memory never holds more than this many batches.
 MAX_PENDING = 64
+# Past this many followed projects the feed reads every project's rows rather than name them all in the query.
+MAX_NAMED_PROJECTS = 500
 
 
 class SQLiteFeed:
@@ -119,6 +121,8 @@ class SQLiteFeed:
             if self._last is not None:
                 self._last = max(self._last, head)
             return
+        if projects is not None and len(projects) > MAX_NAMED_PROJECTS:
+            projects = None
         only = "" if projects is None else f" AND {{p}}.project_id IN ({_marks(len(projects))})"
         rows = await self.db.fetch(
             f"SELECT {_prefixed(EVENT_COLUMNS, 'e')} FROM events e WHERE e.rowid > ? AND e.rowid <= ?"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from resolvers.live.bus import EventFilter, SessionFilter, Subscription
 from resolvers.live.feed import FeedBus
 from resolvers.traces.planner import BatchPlanner
 from storage.contract import CommitResult
+from storage.contract.live import Change
 from storage.models import Event, Session
 from storage.mongo.store import MongoStore
 from tests.mongo_server import MongoServer, OpenStore
@@ -89,6 +91,15 @@ async def test_a_replica_set_feed_delivers_every_process_commits_in_commit_order
 ) -> None:
     here = await open_mongo(replset_server)
     there = await open_mongo(replset_server, here.database_name)  # another process: its own client
+    yielded: list[str] = []  # the project of every change the feed built models for
+    follow = here.live.follow
+
+    async def recording(*args: Any) -> AsyncIterator[Change]:
+        async for change in follow(*args):
+            yielded.append(change.project_id)
+            yield change
+
+    here.live.follow = recording  # type: ignore[method-assign]
     events, sessions = await _bus(here, buses)
     results = [
         await there.traces.commit_batch(P, [ev(1), ev(2), ev(1, session="s2")], BatchPlanner(P)),
@@ -103,6 +114,7 @@ async def test_a_replica_set_feed_delivers_every_process_commits_in_commit_order
     assert [e.position for e in got_events] == [1, 2, 3, 4, 5, 6, 7]
     assert [(s.id, s.event_count) for s in got_sessions] == _sessions(*mine)
     assert got_events[0] == mine[0].inserted[0]  # whole events, as stored
+    assert set(yielded) == {P}  # "other" has no listener here: the stream's change was skipped, not decoded
 
 
 async def test_a_standalone_feed_delivers_this_process_commits_only(

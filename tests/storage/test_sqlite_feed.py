@@ -183,3 +183,51 @@ async def test_another_stores_commits_are_read_only_for_projects_someone_follows
     finally:
         await other.close()
         await store.close()
+
+
+async def test_past_the_named_limit_every_projects_rows_are_read_and_delivered(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """Too many followed projects to name in one query: the feed reads them all, as with no listener set (the bus
+    then drops what nobody here follows)."""
+    monkeypatch.setattr(live, "MAX_NAMED_PROJECTS", 1)
+    store = SQLiteStore(tmp_path / "feed.db")
+    other = SQLiteStore(tmp_path / "feed.db")
+    await store.start()
+    await other.start()
+    try:
+        rows_read: list[str] = []
+        fetch = store.db.fetch
+
+        async def counting(sql: str, args: Any) -> Any:
+            out = await fetch(sql, args)
+            if "FROM events e WHERE" in sql:
+                rows_read.extend(row[0] for row in out)
+            return out
+
+        store.db.fetch = counting  # type: ignore[method-assign]
+        store.live.poll_seconds = 0.02
+        ready = asyncio.Event()
+        changes = store.live.follow(ready, lambda: {P, "q"})
+        delivered: list[tuple[str, str]] = []
+
+        async def drain() -> None:
+            async for change in changes:
+                delivered.extend((change.project_id, e.id) for e in change.events)
+
+        task = asyncio.ensure_future(drain())
+        await ready.wait()
+        await other.traces.commit_batch("r", [ev(0, project_id="r")], BatchPlanner("r", {}))
+        await other.traces.commit_batch("q", [ev(1, project_id="q")], BatchPlanner("q", {}))
+        for _ in range(500):
+            if len(delivered) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert delivered == [("r", "s1-e0000"), ("q", "s1-e0001")]
+        assert rows_read == ["r", "q"]
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await other.close()
+        await store.close()
