@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Callable, Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -121,44 +123,65 @@ async def test_a_commit_hook_runs_before_any_answer_and_a_failing_one_answers_al
         await store.close()
 
 
-async def test_another_stores_commits_are_read_only_for_projects_someone_follows(tmp_path: Path) -> None:
-    """Under `serve --workers N` every process tails the others' commits. With nobody listening the feed moves
-    past them without reading a row; with listeners it reads only their projects' rows; a project that gains a
-    listener gets every commit made after that, once, in commit order."""
-    store = SQLiteStore(tmp_path / "feed.db")
-    other = SQLiteStore(tmp_path / "feed.db")
-    await store.start()
-    await other.start()
+@dataclass
+class Tail:
+    """A feed following another store's commits on the same file: the rows it read and what it delivered."""
+
+    store: SQLiteStore
+    other: SQLiteStore
+    rows_read: list[str] = field(default_factory=list)  # the project of every event row the feed fetched
+    delivered: list[tuple[str, str]] = field(default_factory=list)  # (project, event id), in delivery order
+
+
+@contextlib.asynccontextmanager
+async def tailing(path: Path, followed: Callable[[], Collection[str]]) -> AsyncIterator[Tail]:
+    tail = Tail(SQLiteStore(path), SQLiteStore(path))
+    await tail.store.start()
+    await tail.other.start()
     try:
-        rows_read: list[str] = []  # the project of every event row the feed fetched
-        fetch = store.db.fetch
+        fetch = tail.store.db.fetch
 
         async def counting(sql: str, args: Any) -> Any:
             out = await fetch(sql, args)
             if "FROM events e WHERE" in sql:
-                rows_read.extend(row[0] for row in out)
+                tail.rows_read.extend(row[0] for row in out)
             return out
 
-        store.db.fetch = counting  # type: ignore[method-assign]
-        store.live.poll_seconds = 0.02
-        followed: set[str] = set()
+        tail.store.db.fetch = counting  # type: ignore[method-assign]
+        tail.store.live.poll_seconds = 0.02
         ready = asyncio.Event()
-        changes = store.live.follow(ready, lambda: followed)
-        delivered: list[tuple[str, str]] = []
+        changes = tail.store.live.follow(ready, followed)
 
         async def drain() -> None:
             async for change in changes:
-                delivered.extend((change.project_id, e.id) for e in change.events)
-
-        async def until(done: Any) -> None:
-            for _ in range(500):
-                if done():
-                    return
-                await asyncio.sleep(0.01)
-            raise AssertionError("the feed did not get there")
+                tail.delivered.extend((change.project_id, e.id) for e in change.events)
 
         task = asyncio.ensure_future(drain())
         await ready.wait()
+        yield tail
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        await tail.other.close()
+        await tail.store.close()
+
+
+async def until(done: Callable[[], bool]) -> None:
+    for _ in range(500):
+        if done():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the feed did not get there")
+
+
+async def test_another_stores_commits_are_read_only_for_projects_someone_follows(tmp_path: Path) -> None:
+    """Under `serve --workers N` every process tails the others' commits. With nobody listening the feed moves
+    past them without reading a row; with listeners it reads only their projects' rows; a project that gains a
+    listener gets every commit made after that, once, in commit order."""
+    followed: set[str] = set()
+    async with tailing(tmp_path / "feed.db", lambda: followed) as tail:
+        store, other, rows_read, delivered = tail.store, tail.other, tail.rows_read, tail.delivered
         await other.traces.commit_batch(P, [ev(i) for i in range(3)], BatchPlanner(P, {}))
         await other.traces.commit_batch("q", [ev(i, project_id="q") for i in range(2)], BatchPlanner("q", {}))
         await until(lambda: store.live._last == 5)  # past both commits
@@ -177,12 +200,6 @@ async def test_another_stores_commits_are_read_only_for_projects_someone_follows
         await other.traces.commit_batch("q", [ev(4, project_id="q")], BatchPlanner("q", {}))
         await until(lambda: len(delivered) == 4)
         assert delivered[2:] == [(P, "s1-e0008"), ("q", "s1-e0004")]
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        await other.close()
-        await store.close()
 
 
 async def test_past_the_named_limit_every_projects_rows_are_read_and_delivered(
@@ -191,43 +208,9 @@ async def test_past_the_named_limit_every_projects_rows_are_read_and_delivered(
     """Too many followed projects to name in one query: the feed reads them all, as with no listener set (the bus
     then drops what nobody here follows)."""
     monkeypatch.setattr(live, "MAX_NAMED_PROJECTS", 1)
-    store = SQLiteStore(tmp_path / "feed.db")
-    other = SQLiteStore(tmp_path / "feed.db")
-    await store.start()
-    await other.start()
-    try:
-        rows_read: list[str] = []
-        fetch = store.db.fetch
-
-        async def counting(sql: str, args: Any) -> Any:
-            out = await fetch(sql, args)
-            if "FROM events e WHERE" in sql:
-                rows_read.extend(row[0] for row in out)
-            return out
-
-        store.db.fetch = counting  # type: ignore[method-assign]
-        store.live.poll_seconds = 0.02
-        ready = asyncio.Event()
-        changes = store.live.follow(ready, lambda: {P, "q"})
-        delivered: list[tuple[str, str]] = []
-
-        async def drain() -> None:
-            async for change in changes:
-                delivered.extend((change.project_id, e.id) for e in change.events)
-
-        task = asyncio.ensure_future(drain())
-        await ready.wait()
-        await other.traces.commit_batch("r", [ev(0, project_id="r")], BatchPlanner("r", {}))
-        await other.traces.commit_batch("q", [ev(1, project_id="q")], BatchPlanner("q", {}))
-        for _ in range(500):
-            if len(delivered) == 2:
-                break
-            await asyncio.sleep(0.01)
-        assert delivered == [("r", "s1-e0000"), ("q", "s1-e0001")]
-        assert rows_read == ["r", "q"]
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    finally:
-        await other.close()
-        await store.close()
+    async with tailing(tmp_path / "feed.db", lambda: {P, "q"}) as tail:
+        await tail.other.traces.commit_batch("r", [ev(0, project_id="r")], BatchPlanner("r", {}))
+        await tail.other.traces.commit_batch("q", [ev(1, project_id="q")], BatchPlanner("q", {}))
+        await until(lambda: len(tail.delivered) == 2)
+        assert tail.delivered == [("r", "s1-e0000"), ("q", "s1-e0001")]
+        assert tail.rows_read == ["r", "q"]
