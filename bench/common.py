@@ -351,7 +351,7 @@ class Server:
         self._spy_out = out
         cmd = [
             self.args.pyspy_bin, "record", "--pid", str(self.proc.pid), "--format", "raw", "--output", out,
-            "--rate", str(self.args.pyspy_rate), "--threads",
+            "--rate", str(self.args.pyspy_rate), "--threads", "--subprocesses",
         ]  # fmt: skip
         cmd += ["--native"] if self.args.pyspy_native else ["--nonblocking"]
         cmd += ["--idle"] if self.args.pyspy_idle else []

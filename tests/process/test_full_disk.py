@@ -4,7 +4,7 @@ the client's retry is stored once, without another restart.
 
 Two disks. size-limit, everywhere: the database's size limit (LENSGRAPH_SQLITE_MAX_BYTES), which SQLite
 enforces with the SQLITE_FULL a full disk gives, and a filler table an operator's DROP frees. tmpfs, where
-Linux lets this user make user and mount namespaces (`unshare -Urm`): a real 8 MB filesystem, a real filler
+Linux lets this user make user and mount namespaces (`unshare -Urm`): a real 48 MB filesystem, a real filler
 file, SQLite's real ENOSPC path with its WAL and shared-memory files; the server runs inside the namespace
 (nsenter) and the test reaches the disk through /proc/<pid>/root.
 """
@@ -28,7 +28,7 @@ from tests.process.conftest import Spawn
 from tests.server_process import ServerProcess
 
 LIMIT = 2 * 1024 * 1024
-TMPFS = "8m"
+TMPFS = "48m"  # room for the demo with the WAL at its most (storage/sqlite/database.py, WRITER_CHECKPOINT_PAGES)
 MAX_BATCHES = 400  # hang guard for the loops that fill the disk
 FULL_ERROR = f"Service unavailable: {FULL} (SQLITE_FULL); retry after 30 s"
 
@@ -57,7 +57,7 @@ class SizeLimit:
 
 @dataclass
 class Tmpfs:
-    """An 8 MB tmpfs in a user and mount namespace held open by a sleeping process."""
+    """A 48 MB tmpfs in a user and mount namespace held open by a sleeping process."""
 
     holder: subprocess.Popen[bytes]
     mountpoint: Path  # the path inside the namespace
