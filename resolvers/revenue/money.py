@@ -15,9 +15,11 @@ from storage.models.revenue import DEFAULT_CURRENCY
 
 NANOS = 10**9
 DIGITS = 9  # nano-units: nine decimal places, enough for every ISO 4217 minor unit and per-token prices
-# One amount at most a trillion units (10**21 nanos): far past any real payment, and sums of millions of
-# them still add exactly (the stores sum integers, spilling past 64 bits into exact decimals).
-MAX_UNITS = 10**12
+# One amount at most a billion units (10**18 nanos): far past any real payment, and inside the 64-bit
+# integer both stores keep (SQLite's INTEGER and BSON's int64 end at 9.2 * 10**18; a trillion units, the
+# bound before, passed it and answered 500). Sums of millions of them still add exactly: the stores sum
+# integers, spilling past 64 bits into exact decimals.
+MAX_UNITS = 10**9
 MAX_LENGTH = 40
 
 

@@ -70,6 +70,19 @@ async def test_a_revenue_is_created_retrieved_listed_updated_and_deleted(api: Ap
     assert_error(await v1(api, "DELETE", f"/revenues/{rid}", 404), 404, f"DELETE /v1/revenues/{rid}")
 
 
+async def test_the_largest_amount_is_stored_exactly_and_read_back(api: Api) -> None:
+    """A billion units less one nano: the most the 64-bit stores hold with room to spare, to the last digit."""
+    await api.post_typed([note("closer")])
+    largest = "999999999.999999999"
+    created = await v1(api, "POST", "/revenues", 201, json={"agentId": "closer", "amount": largest})
+    again = await v1(api, "POST", "/revenues", 201, json={"agentId": "closer", "amount": "1000000000"})
+    assert (created["amount"], again["amount"]) == (largest, "1000000000")
+    assert (await v1(api, "GET", f"/revenues/{created['id']}", 200))["amount"] == largest
+    changed = await v1(api, "PATCH", f"/revenues/{created['id']}", 200, json={"amount": "1000000000"})
+    assert changed["amount"] == "1000000000"
+    assert await stored(api) == 2
+
+
 async def test_an_invalid_id_answers_as_the_seed_documents(api: Api) -> None:
     body = await v1(api, "GET", "/revenues/5mczBhCjbBgoWwf6Vbp5s!", 400)
     assert_error(body, 400, "GET /v1/revenues/5mczBhCjbBgoWwf6Vbp5s!", "Invalid ID")
@@ -85,6 +98,8 @@ async def test_an_invalid_id_answers_as_the_seed_documents(api: Api) -> None:
     ({"amount": "1e3"}, "plain decimal"),
     ({"amount": 100}, "valid string"),  # a JSON number may be a float: refused
     ({"amount": "0.0000000001"}, "decimal places"),
+    ({"amount": "1000000000.000000001"}, "at most 1000000000"),  # past 64 bits of nanos in the stores
+    ({"amount": "999999999999.5"}, "at most 1000000000"),
     ({"amount": "1", "currency": "XQQ"}, "ISO 4217"),
     ({"amount": "1", "currency": "dollars"}, "ISO 4217"),
     ({"amount": "1", "planet": "Mars"}, "planet"),
