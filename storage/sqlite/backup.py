@@ -18,6 +18,7 @@ import sqlite3
 from pathlib import Path
 
 from storage.contract.common import SchemaTooNew
+from storage.sqlite import search_file
 from storage.sqlite.lock import in_use
 from storage.sqlite.migrations import SCHEMA_VERSION, current_version
 
@@ -81,6 +82,7 @@ def restore(source: Path, database: Path) -> None:
         for suffix in ("-wal", "-shm"):
             Path(f"{database}{suffix}").unlink(missing_ok=True)
         os.replace(staged, database)
+        search_file.remove(database)  # it indexed the database replaced; the next start rebuilds it
     except (sqlite3.Error, OSError) as exc:
         raise BackupError(f"restore into {database} failed: {exc}") from None
     finally:

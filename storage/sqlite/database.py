@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 import aiosqlite
 
 from storage.contract.common import StoreBusy, StoreReadOnly, StoreUnavailable
+from storage.sqlite import search_file
 from storage.sqlite.faults import CHECKPOINT_AFTER, FULL, REOPEN_AFTER, classify, primary_code
 from storage.sqlite.lock import ServerLock, WriteTurn
 from storage.sqlite.migrations import migrate
@@ -53,16 +54,10 @@ PROBE_PAGES = 64
 # 6,976-7,228 events/s against 6,567-6,750) and the 1000-event trace read in the same time (bench/README.md).
 WRITER_CACHE_KIB = 8 * 1024
 READER_CACHE_KIB = 4 * 1024
+SEARCH_CACHE_KIB = 1024  # a reader's cache for the search index's file: only searches read it
 # Group commit: the ingest batches queued while the writer is busy share its next transaction, each in a
 # savepoint of its own (bench/README.md, "Fast ingest"). At most this many batches share one.
 GROUP_MAX = 64
-# A follower (the search index) catches up once it is this many rows behind, or when the writer has had
-# no batch for FOLLOW_IDLE_S: in a transaction of its own, after the batches before it were answered. The
-# batches that arrive meanwhile wait for it, so its size is ingest's tail: at 4,000 rows, p99 at batches of
-# 100 was 1.9-2.5x p50; at 1,000, 1.5-1.8x; at 250, 1.3-1.5x, each time with the same throughput
-# (bench/README.md, "Search index catch-up in smaller steps" and "Two workers on one file").
-FOLLOW_CHUNK = 250
-FOLLOW_IDLE_S = 0.02
 # Checkpoints (copying the WAL into the database file, with an fsync) run on a thread and connection of their
 # own, beside the writer, at most every CHECKPOINT_EVERY_S after a write; once they have copied every frame,
 # the writer's next transaction starts the WAL over from its beginning, so the WAL stays a few groups long.
@@ -75,20 +70,13 @@ CHECKPOINT_EVERY_S = 0.1
 WRITER_CHECKPOINT_PAGES = 10_000
 
 
-class Follower(Protocol):
-    """Work that follows the commits (by position) in transactions of its own, off their critical path."""
+class Service(Protocol):
+    """Work beside the database for as long as it is open (the search index's follower): started once the
+    database is open, stopped as it closes (after its readers, before its writer)."""
 
-    def behind(self) -> int:
-        """Rows this process has committed that the follower has not yet seen (a hint: 0 means idle)."""
-        ...
+    def start(self) -> None: ...
 
-    def catch_up(self, db: sqlite3.Connection) -> None:
-        """On the writer thread, inside a write transaction: follow every commit so far."""
-        ...
-
-    def failed(self) -> None:
-        """A catch-up failed: forget the hint (whoever needs the follower current checks the file)."""
-        ...
+    async def stop(self) -> None: ...
 
 
 class Database:
@@ -116,8 +104,8 @@ class Database:
         # Group commit: queued work and its answers; the task that drains the queue runs while there is any.
         self._group: list[_Grouped] = []
         self._group_task: asyncio.Task[None] | None = None
-        self._group_arrived = asyncio.Event()
-        self._followers: list[Follower] = []
+        self._services: list[Service] = []
+        self.search_attached = False  # whether the readers see the search index's file (storage/sqlite/search_file.py)
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._checkpoint_running = False
@@ -128,12 +116,18 @@ class Database:
         self._lock.acquire_shared()  # a restore waits for every server on this file to stop
         try:
             await self.in_writer(self._open_writer)
+            self.search_attached = await self.in_writer(self._create_search_file)
             for _ in range(self._readers_wanted):
                 conn = await aiosqlite.connect(f"file:{self.path.resolve()}?mode=ro", uri=True)
                 self._all_readers.append(conn)
                 await conn.execute(f"PRAGMA busy_timeout={self.busy_timeout_ms}")
                 await conn.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
+                if self.search_attached:
+                    await conn.execute(search_file.ATTACH, (search_file.attach_uri(self.path),))
+                    await conn.execute(f"PRAGMA {search_file.SCHEMA}.cache_size=-{SEARCH_CACHE_KIB}")
                 self._readers.put_nowait(conn)
+            for service in self._services:
+                service.start()
         except BaseException as exc:
             await self.close()
             # Nothing can be served (SQLite cannot even read the file, say a full disk with no room for
@@ -142,6 +136,15 @@ class Database:
             if fault is None:
                 raise
             raise StoreUnavailable(f"cannot open the database {self.path}: {fault}") from exc
+
+    def _create_search_file(self) -> bool:
+        try:
+            search_file.create(self.path, self.busy_timeout_ms)
+        except (sqlite3.Error, OSError) as exc:  # searches scan; the next start tries again
+            log.warning("cannot create the search index %s (%s): searches will scan the events",
+                        search_file.search_path(self.path), exc)
+            return False
+        return True
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -173,15 +176,22 @@ class Database:
             raise
         self._writer = conn
 
+    def serve(self, service: Service) -> None:
+        self._services.append(service)
+
     async def close(self) -> None:
         if self._group_task is not None:
             with contextlib.suppress(Exception):
                 await self._group_task
-        await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._close_checkpointer)
-        self._checkpointer.shutdown(wait=True)
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
+        # After the readers, which see the search index's file read-only: the follower, closing last on it,
+        # checkpoints it and removes its WAL, as the writer does for the database after it.
+        for service in self._services:
+            await service.stop()
+        await asyncio.get_running_loop().run_in_executor(self._checkpointer, self._close_checkpointer)
+        self._checkpointer.shutdown(wait=True)
         await self.in_writer(self._close_writer)
         await self.in_writer(self._turn.close)
         self._write_thread.shutdown(wait=True)
@@ -309,9 +319,6 @@ class Database:
         self._checkpoint_soon()
         return out
 
-    def follow(self, follower: Follower) -> None:
-        self._followers.append(follower)
-
     async def run_grouped(
         self, work: Callable[[sqlite3.Connection], T], on_commit: Callable[[T], None] | None = None
     ) -> T:
@@ -329,34 +336,16 @@ class Database:
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
         self._group.append((work, answer, on_commit))
-        self._group_arrived.set()
         if self._group_task is None:
             self._group_task = loop.create_task(self._drain())
         return await answer
 
     async def _drain(self) -> None:
         try:
-            while True:
-                if self._group:
-                    items, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
-                    await self._run_group(items)
-                    self._checkpoint_soon()
-                    for follower in self._followers:
-                        if follower.behind() >= FOLLOW_CHUNK:
-                            await self._catch_up(follower)
-                    continue
-                if not any(f.behind() for f in self._followers):
-                    return
-                # Idle for now: a moment for new batches first, so that none waits behind a catch-up (a
-                # batch that arrives meanwhile is taken at once).
-                self._group_arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(FOLLOW_IDLE_S):
-                        await self._group_arrived.wait()
-                if not self._group:
-                    for follower in self._followers:
-                        if follower.behind():
-                            await self._catch_up(follower)
+            while self._group:
+                items, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
+                await self._run_group(items)
+                self._checkpoint_soon()
         except BaseException as exc:
             for _, answer, _ in self._group:
                 if not answer.done():
@@ -389,13 +378,6 @@ class Database:
                 answer.set_result(value)
             else:
                 answer.set_exception(value)
-
-    async def _catch_up(self, follower: Follower) -> None:
-        try:
-            await self.run(follower.catch_up)
-        except Exception as exc:
-            log.warning("a follower of the commits could not catch up (%s); it will try again", exc)
-            follower.failed()
 
     async def check_writes(self) -> None:
         """Raises the write fault while writes fail. Once one has failed, each call repairs what it can and

@@ -481,7 +481,35 @@ BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10)
+# Version 11: the full-text index moves to a file of its own (storage/sqlite/search_file.py), written beside the
+# writer instead of taking the database's write lock. What stays here:
+# - search_id, which names this database to its index file (a file indexing another database is rebuilt);
+# - position_floor, the highest position ever deleted: a batch's first position is past it and past every
+#   event, so a position the index may hold is never given to another event (the index's mark lies below);
+# - the delete log, the text each deleted event was indexed with, which a contentless FTS5 table needs to
+#   delete it. The follower applies it in order and the log is trimmed behind it.
+# The old index is dropped; the follower builds the new one from position 0 while searches scan.
+V11 = """
+DROP TRIGGER IF EXISTS events_fts_delete;
+DROP TABLE IF EXISTS events_fts;
+INSERT OR REPLACE INTO meta (key, value) SELECT 'position_floor', MAX(
+    COALESCE((SELECT MAX(rowid) FROM events), 0),
+    COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'search_indexed'), 0));
+DELETE FROM meta WHERE key = 'search_indexed';
+INSERT OR REPLACE INTO meta (key, value) VALUES ('search_id', lower(hex(randomblob(16))));
+CREATE TABLE IF NOT EXISTS search_deletes (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    position INTEGER NOT NULL,
+    search_text TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS events_search_delete AFTER DELETE ON events
+BEGIN
+    INSERT INTO search_deletes (position, search_text) VALUES (old.rowid, old.search_text);
+    UPDATE meta SET value = MAX(CAST(value AS INTEGER), old.rowid) WHERE key = 'position_floor';
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (V1, V2, V3, V4, V5, V6, V7, V8, V9, V10, V11)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from storage.contract import EventQuery, Page, SessionQuery
 from storage.search import normalize_term
+from storage.sqlite import search_file
 from storage.timeutil import to_ms
 
 CHUNK = 500  # ids per IN (...) list
@@ -46,7 +47,8 @@ def _between(where: list[str], args: list[Any], column: str, since: datetime | N
 
 
 def _event_where(project_id: str, q: EventQuery, *, indexed: bool = True) -> tuple[list[str], list[Any]]:
-    """indexed: whether events_fts holds every event (storage/sqlite/search_index.py); if not, a search scans."""
+    """indexed: whether the search index holds every event (storage/sqlite/search_index.py); if not, a search
+    scans."""
     where, args = ["e.project_id = ?"], [project_id]
     _match_any(
         where,
@@ -65,11 +67,9 @@ def _event_where(project_id: str, q: EventQuery, *, indexed: bool = True) -> tup
         term = normalize_term(q.search)
         pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         if len(term) >= 3 and indexed:
-            # The trigram index answers LIKE itself; the outer LIKE keeps the exact semantics.
-            where.append(
-                "e.rowid IN (SELECT rowid FROM events_fts WHERE search_text LIKE ? ESCAPE '\\')"
-            )
-            args.append(pattern)
+            # The trigram index narrows to the rows with every trigram of the term; the LIKE decides.
+            where.append(f"e.rowid IN (SELECT rowid FROM {search_file.SCHEMA}.events_fts WHERE events_fts MATCH ?)")
+            args.append(search_file.match_expression(term))
         where.append("e.search_text LIKE ? ESCAPE '\\'")
         args.append(pattern)
     return where, args

@@ -51,6 +51,7 @@ class SQLiteTraces(TraceReads):
         def handed_over(result: CommitResult) -> None:
             if result.inserted and not result.replayed:
                 self.feed.committed(project_id, result.inserted, result.sessions)
+                self.search.wake()  # it follows in transactions on a file of its own (storage/sqlite/search_index.py)
 
         return await self.db.run_grouped(
             lambda db: self._commit(db, project_id, events, plan, prepared, claim), handed_over
@@ -118,8 +119,6 @@ class SQLiteTraces(TraceReads):
             f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(INSERT_EVENT_WIDTH)})",
             [_event_row(e, prepared[e.id]) for e in result.events],
         )
-        # The search index follows in transactions of its own (storage/sqlite/search_index.py).
-        self.search.committed(len(result.events))
         if any(e.type == EXPOSURE_EVENT for e in result.events):
             db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.

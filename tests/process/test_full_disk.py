@@ -218,7 +218,8 @@ def test_a_database_closed_before_a_real_disk_filled_up_cannot_be_opened_and_say
 
     try:
         assert lensgraph("demo").returncode == 0  # made, filled with the demo and closed cleanly
-        assert sorted(f.name for f in disk.root.iterdir()) == ["db.sqlite", "db.sqlite.lock", "db.sqlite.write-lock"]
+        assert sorted(f.name for f in disk.root.iterdir()) == [
+            "db.sqlite", "db.sqlite.lock", "db.sqlite.search", "db.sqlite.write-lock"]
         disk.fill(leave_bytes=0)
         refused = lensgraph("serve", "--port", "0")
         why = "the disk failed an I/O operation (SQLITE_IOERR_SHMSIZE)"

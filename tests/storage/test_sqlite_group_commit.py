@@ -1,12 +1,10 @@
-"""SQLite ingest off the critical path: group commit (batches sharing a transaction) and the search index
-that follows the commits. What is stored must not change: same hashes and chains, a rejected batch stores
-nothing, search finds an event as soon as its batch is answered, deletes keep the index whole."""
+"""SQLite ingest off the critical path: group commit, batches sharing a transaction. What is stored must not
+change: same hashes and chains, a rejected batch stores nothing. (The search index that follows the commits:
+tests/storage/test_sqlite_search_index.py.)"""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +13,8 @@ import pytest
 from resolvers.core.auth import Forbidden
 from resolvers.traces.chain import event_hash, verify
 from resolvers.traces.planner import BatchPlanner
-from storage.contract import EventQuery, Page
 from storage.models import Event
 from storage.sqlite import database
-from storage.sqlite.search_index import MARK
 from storage.sqlite.store import SQLiteStore
 from tests.storage.batches import ev
 
@@ -40,14 +36,6 @@ def batch(session: str, first: int, n: int, word: str = "") -> list[Event]:
         ev(i, session, id=f"{session}-{i:04d}", payload={"text": f"step {i} {word}".strip()})
         for i in range(first, first + n)
     ]
-
-
-def fts_ok(path: Path) -> None:
-    db = sqlite3.connect(path)
-    try:
-        db.execute("INSERT INTO events_fts (events_fts, rank) VALUES ('integrity-check', 1)")
-    finally:
-        db.close()
 
 
 async def commit(store: SQLiteStore, events: list[Event], kind: str = "agent") -> Any:
@@ -115,58 +103,3 @@ async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(
     assert [e.seq for e in await store.traces.session_chain(P, "agent-trace")] == [1, 2, 3]
     chain = await store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 9)) and verify(chain)
-
-
-async def test_search_finds_an_event_as_soon_as_its_batch_is_answered(store: SQLiteStore, tmp_path: Path) -> None:
-    for k in range(5):
-        await commit(store, batch(f"s{k}", 0, 3, word=f"zebra{k}quokka"))
-        found = await store.traces.find_events(P, EventQuery(search=f"ZEBRA{k}quokka"), Page(limit=10))
-        assert [e.session_id for e in found.items] == [f"s{k}"] * 3
-    # Nothing is indexed twice: the index holds each event once.
-    db = sqlite3.connect(tmp_path / "g.db")
-    ((indexed,),) = db.execute(f"SELECT value FROM meta WHERE key = '{MARK}'").fetchall()
-    db.close()
-    assert int(indexed) == 15
-    fts_ok(tmp_path / "g.db")
-
-
-async def test_the_index_follows_by_itself_and_stays_whole_through_deletes(store: SQLiteStore, tmp_path: Path) -> None:
-    path = tmp_path / "g.db"
-    await commit(store, batch("old", 0, 3, word="ancient"))
-    await commit(store, batch("new", 0, 3, word="recent"))  # newest events, possibly not indexed yet
-    # Retention deletes both sessions, the newest events included, indexed or not.
-    assert await store.traces.delete_sessions_before(P, datetime(2030, 1, 1, tzinfo=UTC), 100) == 2
-    fts_ok(path)
-    # New events never reuse a position at or below what the index holds.
-    result = await commit(store, batch("later", 0, 2, word="ancient"))
-    assert result.inserted[0].position > 6 or result.inserted[0].position == 1
-    found = await store.traces.find_events(P, EventQuery(search="ancient"), Page(limit=10))
-    assert [e.session_id for e in found.items] == ["later", "later"]
-    # Left alone, the writer catches the index up by itself once idle.
-    await commit(store, batch("idle", 0, 2, word="quiet"))
-    for _ in range(100):
-        db = sqlite3.connect(path)
-        ((mark,), (last,)) = db.execute(
-            f"SELECT CAST(value AS INTEGER) FROM meta WHERE key = '{MARK}' UNION ALL SELECT MAX(rowid) FROM events"
-        ).fetchall()
-        db.close()
-        if mark == last:
-            break
-        await asyncio.sleep(0.02)
-    assert mark == last
-    fts_ok(path)
-
-
-async def test_a_search_still_answers_when_the_index_cannot_catch_up(store: SQLiteStore) -> None:
-    await commit(store, batch("s", 0, 2, word="pangolin"))
-
-    def broken(db: Any) -> None:
-        from storage.contract.common import StoreReadOnly
-
-        raise StoreReadOnly("disk full")
-
-    store.traces.search.catch_up = broken  # type: ignore[method-assign]
-    found = await store.traces.find_events(P, EventQuery(search="pangolin"), Page(limit=10))
-    assert len(found.items) == 2  # scanned: the LIKE decides
-
-

@@ -195,7 +195,7 @@ async def test_a_version_7_database_gains_anomalies_and_keeps_its_projects(tmp_p
     finally:
         await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (10,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (11,)
     db.close()
 
 
@@ -218,5 +218,5 @@ async def test_a_version_8_database_gains_webhooks_and_keeps_its_projects(tmp_pa
     finally:
         await store.close()
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (10,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (11,)
     db.close()
