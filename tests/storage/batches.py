@@ -29,6 +29,14 @@ def ev(i: int, session: str = "s1", type_: str = "custom", **kw: Any) -> Event:
     )
 
 
+def steps(session: str, first: int, n: int, word: str = "") -> list[Event]:
+    """Events first..first+n-1 of a session, each payload's text naming its step (and word, to search for)."""
+    return [
+        ev(i, session, id=f"{session}-{i:04d}", payload={"text": f"step {i} {word}".strip()})
+        for i in range(first, first + n)
+    ]
+
+
 def race(monkeypatch: pytest.MonkeyPatch, *stores: MongoStore) -> None:
     """Hold each store's first commit attempt, once it has read the current state, until all have read it.
 

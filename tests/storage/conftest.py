@@ -54,3 +54,14 @@ def replset_server(request: pytest.FixtureRequest) -> MongoServer:
 @pytest.fixture(params=server_ids(replicated=False))
 def standalone_server(request: pytest.FixtureRequest) -> MongoServer:
     return server_for(request, request.param)
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    """One SQLiteStore on tmp_path/g.db with two readers, for the SQLite-only tests."""
+    s = SQLiteStore(tmp_path / "g.db", readers=2)
+    await s.start()
+    try:
+        yield s
+    finally:
+        await s.close()

@@ -5,7 +5,6 @@ tests/storage/test_sqlite_search_index.py.)"""
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,26 +15,14 @@ from resolvers.traces.planner import BatchPlanner
 from storage.models import Event
 from storage.sqlite import database
 from storage.sqlite.store import SQLiteStore
-from tests.storage.batches import ev
+from tests.storage.batches import steps
 
 P = "proj"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    s = SQLiteStore(tmp_path / "g.db", readers=2)
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-def batch(session: str, first: int, n: int, word: str = "") -> list[Event]:
-    return [
-        ev(i, session, id=f"{session}-{i:04d}", payload={"text": f"step {i} {word}".strip()})
-        for i in range(first, first + n)
-    ]
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
 
 
 async def commit(store: SQLiteStore, events: list[Event], kind: str = "agent") -> Any:
@@ -53,7 +40,7 @@ async def test_concurrent_batches_share_transactions_and_chains_stay_exact(store
 
     store.db.transaction = counting  # type: ignore[method-assign]
     # 40 batches of 5 over 4 sessions, all in flight at once: each session's events in 10 batches.
-    results = await asyncio.gather(*(commit(store, batch(f"s{k % 4}", k // 4 * 5, 5)) for k in range(40)))
+    results = await asyncio.gather(*(commit(store, steps(f"s{k % 4}", k // 4 * 5, 5)) for k in range(40)))
     assert all(len(r.inserted) == 5 for r in results)
     assert transactions < 40  # they were grouped
     positions = [e.position for r in results for e in r.inserted]
@@ -70,7 +57,7 @@ async def test_concurrent_batches_share_transactions_and_chains_stay_exact(store
 
 
 async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(store: SQLiteStore) -> None:
-    await commit(store, batch("agent-trace", 0, 3))
+    await commit(store, steps("agent-trace", 0, 3))
     gate = asyncio.Event()
     original = database.Database.in_writer
 
@@ -84,11 +71,11 @@ async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(
 
     database.Database.in_writer = held  # type: ignore[method-assign]
     try:
-        good1 = asyncio.ensure_future(commit(store, batch("s1", 0, 4)))
+        good1 = asyncio.ensure_future(commit(store, steps("s1", 0, 4)))
         bad = asyncio.ensure_future(  # a tracker token may not write an agent trace: refused in the transaction
-            commit(store, [*batch("t1", 0, 2), *batch("agent-trace", 3, 2)], kind="tracker")
+            commit(store, [*steps("t1", 0, 2), *steps("agent-trace", 3, 2)], kind="tracker")
         )
-        good2 = asyncio.ensure_future(commit(store, batch("s1", 4, 4)))
+        good2 = asyncio.ensure_future(commit(store, steps("s1", 4, 4)))
         await asyncio.sleep(0.05)
         gate.set()
         r1 = await good1

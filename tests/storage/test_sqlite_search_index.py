@@ -20,26 +20,14 @@ from storage.sqlite.backup import backup, restore
 from storage.sqlite.migrations import MIGRATIONS, _statements
 from storage.sqlite.search_file import DATABASE, INDEXED, match_expression, search_path
 from storage.sqlite.store import SQLiteStore
-from tests.storage.batches import ev
+from tests.storage.batches import ev, steps
 
 P = "proj"
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Any:
-    s = SQLiteStore(tmp_path / "g.db", readers=2)
-    await s.start()
-    try:
-        yield s
-    finally:
-        await s.close()
-
-
-def batch(session: str, first: int, n: int, word: str = "") -> list[Event]:
-    return [
-        ev(i, session, id=f"{session}-{i:04d}", payload={"text": f"step {i} {word}".strip()})
-        for i in range(first, first + n)
-    ]
+def store(sqlite_store: SQLiteStore) -> SQLiteStore:
+    return sqlite_store
 
 
 async def commit(store: SQLiteStore, events: list[Event]) -> Any:
@@ -89,7 +77,7 @@ def test_a_term_asks_for_its_trigrams() -> None:
 
 async def test_search_finds_an_event_as_soon_as_its_batch_is_answered(store: SQLiteStore, tmp_path: Path) -> None:
     for k in range(5):
-        await commit(store, batch(f"s{k}", 0, 3, word=f"zebra{k}quokka"))
+        await commit(store, steps(f"s{k}", 0, 3, word=f"zebra{k}quokka"))
         assert sorted(await search(store, f"ZEBRA{k}quokka")) == [f"s{k}-{i:04d}" for i in range(3)]
     mark, held, events = await caught_up(tmp_path / "g.db")
     assert held == events == list(range(1, 16)) and mark == 15  # each event indexed once
@@ -112,7 +100,7 @@ async def test_searches_match_substrings_exactly(store: SQLiteStore) -> None:
 
 
 async def test_ingest_does_not_wait_for_the_index(store: SQLiteStore, tmp_path: Path) -> None:
-    await commit(store, batch("s", 0, 2, word="pangolin"))
+    await commit(store, steps("s", 0, 2, word="pangolin"))
     await caught_up(tmp_path / "g.db")
     # Another connection holds the index's write lock: its follower cannot write.
     blocker = sqlite3.connect(search_path(tmp_path / "g.db"), isolation_level=None)
@@ -120,7 +108,7 @@ async def test_ingest_does_not_wait_for_the_index(store: SQLiteStore, tmp_path: 
     try:
         started = time.monotonic()
         for k in range(5):
-            await commit(store, batch("s", 2 + 3 * k, 3, word="armadillo"))
+            await commit(store, steps("s", 2 + 3 * k, 3, word="armadillo"))
         assert time.monotonic() - started < 5  # the follower's busy timeout is 10 s: nothing waited on it
         # A search does not wait for an index that cannot catch up: it scans, and finds everything.
         assert len(await search(store, "armadillo")) == 15
@@ -136,17 +124,17 @@ async def test_ingest_does_not_wait_for_the_index(store: SQLiteStore, tmp_path: 
 
 async def test_the_index_stays_whole_through_deletes(store: SQLiteStore, tmp_path: Path) -> None:
     path = tmp_path / "g.db"
-    await commit(store, batch("old", 0, 3, word="ancient"))
+    await commit(store, steps("old", 0, 3, word="ancient"))
     await caught_up(path)
     # The newest events are deleted before the index could hold them.
     blocker = sqlite3.connect(search_path(path), isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
-    await commit(store, batch("new", 0, 3, word="recent"))
+    await commit(store, steps("new", 0, 3, word="recent"))
     assert await store.traces.delete_sessions_before(P, datetime(2030, 1, 1, tzinfo=UTC), 100) == 2
     blocker.execute("ROLLBACK")
     blocker.close()
     # New events never take a position an event had: the index may hold it.
-    result = await commit(store, batch("later", 0, 2, word="ancient"))
+    result = await commit(store, steps("later", 0, 2, word="ancient"))
     assert [e.position for e in result.inserted] == [7, 8]
     assert sorted(await search(store, "ancient")) == ["later-0000", "later-0001"]
     assert await search(store, "recent") == []
@@ -173,10 +161,10 @@ async def test_an_index_of_another_database_or_of_a_later_history_is_rebuilt(tmp
     path = tmp_path / "g.db"
     s = await reopen(path)
     try:
-        await commit(s, batch("a", 0, 4, word="walrus"))
+        await commit(s, steps("a", 0, 4, word="walrus"))
         await caught_up(path)
         backup(path, tmp_path / "early.db")
-        await commit(s, batch("b", 0, 4, word="narwhal"))
+        await commit(s, steps("b", 0, 4, word="narwhal"))
         await caught_up(path)
     finally:
         await s.close()
@@ -188,7 +176,7 @@ async def test_an_index_of_another_database_or_of_a_later_history_is_rebuilt(tmp
     try:
         assert await search(s, "narwhal") == []
         assert len(await search(s, "walrus")) == 4
-        result = await commit(s, batch("c", 0, 2, word="narwhal"))
+        result = await commit(s, steps("c", 0, 2, word="narwhal"))
         assert [e.position for e in result.inserted] == [5, 6]
         assert sorted(await search(s, "narwhal")) == ["c-0000", "c-0001"]
         mark, held, events = await caught_up(path)
@@ -196,31 +184,33 @@ async def test_an_index_of_another_database_or_of_a_later_history_is_rebuilt(tmp
     finally:
         await s.close()
 
-    # An index left ahead of its database (here, its mark moved past every position) is emptied and rebuilt.
-    db = sqlite3.connect(search_path(path))
-    db.execute("UPDATE search_meta SET value = 99 WHERE key = ?", (INDEXED,))
-    db.commit()
-    db.close()
-    s = await reopen(path)
-    try:
-        assert len(await search(s, "narwhal")) == 2
-        mark, held, events = await caught_up(path)
-        assert held == events and mark == 6
-    finally:
-        await s.close()
+    # An index left ahead of its database (its mark past every position), or the file of another database,
+    # is emptied and rebuilt for this one.
+    for key, value, term, matches in ((INDEXED, 99, "narwhal", 2), (DATABASE, "elsewhere", "walrus", 4)):
+        db = sqlite3.connect(search_path(path))
+        db.execute("UPDATE search_meta SET value = ? WHERE key = ?", (value, key))
+        db.commit()
+        db.close()
+        s = await reopen(path)
+        try:
+            assert len(await search(s, term)) == matches
+            mark, held, events = await caught_up(path)
+            assert held == events and mark == 6
+            assert owner(path) == owner(path, search_path(path))  # written by the rebuild only
+        finally:
+            await s.close()
 
-    # An index file of another database is rebuilt for this one.
-    db = sqlite3.connect(search_path(path))
-    db.execute("UPDATE search_meta SET value = 'elsewhere' WHERE key = ?", (DATABASE,))
-    db.commit()
-    db.close()
-    s = await reopen(path)
+
+def owner(path: Path, index: Path | None = None) -> str:
+    """The database's search_id, or (index given) the one its index file says it belongs to."""
+    db = sqlite3.connect(index or path)
     try:
-        assert len(await search(s, "walrus")) == 4
-        mark, held, events = await caught_up(path)
-        assert held == events and mark == 6
+        query = "SELECT value FROM search_meta WHERE key = 'database'" if index else (
+            "SELECT value FROM meta WHERE key = 'search_id'")
+        (value,) = db.execute(query).fetchone()
     finally:
-        await s.close()
+        db.close()
+    return str(value)
 
 
 async def test_a_version_10_database_moves_its_index_out(tmp_path: Path) -> None:
@@ -245,7 +235,7 @@ async def test_a_version_10_database_moves_its_index_out(tmp_path: Path) -> None
     s = await reopen(path)
     try:
         assert sorted(await search(s, "OTTER")) == ["e1", "e2", "e3"]
-        result = await commit(s, batch("n", 0, 1, word="otter"))
+        result = await commit(s, steps("n", 0, 1, word="otter"))
         assert result.inserted[0].position == 5
         mark, held, events = await caught_up(path)
         assert held == events == [1, 2, 3, 5] and mark == 5
@@ -259,7 +249,7 @@ async def test_a_version_10_database_moves_its_index_out(tmp_path: Path) -> None
 
 async def test_the_follower_stops_with_the_store(tmp_path: Path) -> None:
     s = await reopen(tmp_path / "g.db")
-    await commit(s, batch("s", 0, 2, word="lemur"))
+    await commit(s, steps("s", 0, 2, word="lemur"))
     thread = s.traces.search._thread
     assert thread is not None and thread.is_alive()
     await s.close()
