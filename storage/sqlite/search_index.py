@@ -19,7 +19,6 @@ import asyncio
 import logging
 import sqlite3
 import threading
-from pathlib import Path
 
 from storage.sqlite import search_file
 from storage.sqlite.database import Database
@@ -29,14 +28,16 @@ log = logging.getLogger("storage.sqlite")
 
 # Positions given to a batch start past every event and past every position ever deleted, so one the index
 # may hold is never reused (schema version 11).
-LAST_POSITION = (
-    "SELECT MAX(COALESCE((SELECT MAX(rowid) FROM events), 0),"
-    " COALESCE((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'position_floor'), 0))"
-)
+def _floor(schema: str) -> str:
+    """The highest position ever deleted (schema version 11), in the database attached as schema."""
+    return f"COALESCE((SELECT CAST(value AS INTEGER) FROM {schema}.meta WHERE key = 'position_floor'), 0)"
+
+
+LAST_POSITION = f"SELECT MAX(COALESCE((SELECT MAX(rowid) FROM events), 0), {_floor('main')})"
 
 CURRENT = (
     "SELECT COALESCE((SELECT MAX(rowid) FROM main.events), 0),"
-    " COALESCE((SELECT CAST(value AS INTEGER) FROM main.meta WHERE key = 'position_floor'), 0),"
+    f" {_floor('main')},"
     f" (SELECT value FROM main.meta WHERE key = 'search_id') IS"
     f" (SELECT value FROM {search_file.SCHEMA}.search_meta WHERE key = '{DATABASE}'),"
     f" (SELECT value FROM {search_file.SCHEMA}.search_meta WHERE key = '{INDEXED}')"
@@ -65,7 +66,6 @@ class SearchIndex:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: list[tuple[int, asyncio.Future[bool]]] = []
-        self.indexed = 0  # the mark as of the follower's last transaction (on the loop)
         db.serve(self)
 
     # On the loop.
@@ -118,8 +118,6 @@ class SearchIndex:
 
     def _answer(self, indexed: int | None) -> None:
         """The follower's news: its mark after a transaction, or None when it failed or stopped."""
-        if indexed is not None:
-            self.indexed = indexed
         for target, answer in self._waiters:
             if not answer.done() and (indexed is None or indexed >= target):
                 answer.set_result(indexed is not None)
@@ -189,7 +187,7 @@ class SearchIndex:
             conn.execute(f"PRAGMA busy_timeout={self.db.busy_timeout_ms}")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute(f"PRAGMA cache_size=-{FOLLOWER_CACHE_KIB}")
-            conn.execute("ATTACH DATABASE ? AS ev", (f"file:{Path(self.db.path).resolve()}?mode=ro",))
+            conn.execute("ATTACH DATABASE ? AS ev", (f"file:{self.db.path.resolve()}?mode=ro",))
             conn.execute(f"PRAGMA ev.cache_size=-{FOLLOWER_CACHE_KIB}")
         except BaseException:
             conn.close()
@@ -217,7 +215,7 @@ def catch_up(conn: sqlite3.Connection) -> tuple[int, bool, int]:
     meta = dict(conn.execute("SELECT key, value FROM search_meta").fetchall())
     ((database, floor, last, logged),) = conn.execute(
         "SELECT (SELECT value FROM ev.meta WHERE key = 'search_id'),"
-        " COALESCE((SELECT CAST(value AS INTEGER) FROM ev.meta WHERE key = 'position_floor'), 0),"
+        f" {_floor('ev')},"
         " COALESCE((SELECT MAX(rowid) FROM ev.events), 0),"
         " COALESCE((SELECT seq FROM ev.sqlite_sequence WHERE name = 'search_deletes'), 0)"
     ).fetchall()
