@@ -14,6 +14,7 @@ from storage.retention import whole_sessions_within
 from storage.sqlite import exposures
 from storage.sqlite.database import Database
 from storage.sqlite.idempotency import recall, remember
+from storage.sqlite.multirow import insert_many
 from storage.sqlite.query import _chunks, _marks
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -31,10 +32,11 @@ from storage.sqlite.search_index import LAST_POSITION, SearchIndex
 from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 
-UPSERT_SESSION = (
-    f"INSERT INTO sessions ({SESSION_COLUMNS}, position) VALUES ({_marks(len(SESSION_COLUMNS.split(',')) + 1)})"
-    " ON CONFLICT (project_id, id) DO UPDATE SET "
-    + ", ".join(f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"])
+INSERT_EVENTS = f"INSERT INTO events ({INSERT_EVENT_COLUMNS})"
+INSERT_SESSIONS = f"INSERT INTO sessions ({SESSION_COLUMNS}, position)"
+SESSION_WIDTH = len(SESSION_COLUMNS.split(",")) + 1
+UPSERT_SESSION_TAIL = " ON CONFLICT (project_id, id) DO UPDATE SET " + ", ".join(
+    f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"]
 )
 
 
@@ -115,15 +117,13 @@ class SQLiteTraces(TraceReads):
         for offset, event in enumerate(result.events, start=1):
             event.position = last + offset
 
-        db.executemany(
-            f"INSERT INTO events ({INSERT_EVENT_COLUMNS}) VALUES ({_marks(INSERT_EVENT_WIDTH)})",
-            [_event_row(e, prepared[e.id]) for e in result.events],
-        )
+        insert_many(db, INSERT_EVENTS, INSERT_EVENT_WIDTH, [_event_row(e, prepared[e.id]) for e in result.events])
         if any(e.type == EXPOSURE_EVENT for e in result.events):
             db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.
         position = last + len(result.events)
-        db.executemany(UPSERT_SESSION, [(*_session_row(s), position) for s in result.sessions])
+        sessions = [(*_session_row(s), position) for s in result.sessions]
+        insert_many(db, INSERT_SESSIONS, SESSION_WIDTH, sessions, UPSERT_SESSION_TAIL)
         retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
         if retagged:
             db.executemany(
