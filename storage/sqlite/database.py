@@ -19,9 +19,11 @@ kept, so health checks know when the store is read-only.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import sqlite3
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -101,9 +103,13 @@ class Database:
         # Why a write failed; cleared by the next successful probe (check_writes), not by any write: a small
         # write that fits where a batch does not (a counter, on a full disk) does not make the store writable.
         self.write_fault: StoreUnavailable | None = None
-        # Group commit: queued work and its answers; the task that drains the queue runs while there is any.
-        self._group: list[_Grouped] = []
-        self._group_task: asyncio.Task[None] | None = None
+        # Group commit: work queued for the writer's next transaction. The loop appends; the writer thread takes
+        # up to GROUP_MAX at the start of each transaction. _runner: a group's turn is queued on the writer or
+        # running (the lock covers both fields, which the two threads share).
+        self._pending: collections.deque[_Grouped] = collections.deque()
+        self._pending_lock = threading.Lock()
+        self._runner = False
+        self._unanswered: set[asyncio.Future[Any]] = set()
         self._services: list[Service] = []
         self.search_attached = False  # whether the readers see the search index's file (storage/sqlite/search_file.py)
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
@@ -180,9 +186,13 @@ class Database:
         self._services.append(service)
 
     async def close(self) -> None:
-        if self._group_task is not None:
-            with contextlib.suppress(Exception):
-                await self._group_task
+        # Grouped work still queued or running finishes first, and its callers get their answers (the writer
+        # clears _runner once nothing is queued; a caller that went away leaves its work queued all the same).
+        while self._unanswered or self._runner:
+            if self._unanswered:
+                await asyncio.wait(list(self._unanswered))
+            else:
+                await asyncio.sleep(0.001)
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
@@ -335,35 +345,46 @@ class Database:
         """
         loop = asyncio.get_running_loop()
         answer: asyncio.Future[T] = loop.create_future()
-        self._group.append((work, answer, on_commit))
-        if self._group_task is None:
-            self._group_task = loop.create_task(self._drain())
+        with self._pending_lock:
+            self._pending.append((work, answer, on_commit))
+            if not self._runner:
+                try:
+                    self._write_thread.submit(self._run_group, loop)
+                except RuntimeError:  # the writer has shut down
+                    self._pending.pop()
+                    raise StoreUnavailable("the store is closing") from None
+                self._runner = True
+        self._unanswered.add(answer)
+        answer.add_done_callback(self._unanswered.discard)
         return await answer
 
-    async def _drain(self) -> None:
+    def _run_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        """On the writer thread: one transaction for what is queued, then the next group's turn is queued
+        at once, behind whatever other work waits for the writer. The writer does not wait for the loop to
+        hand it the next group (the loop may be busy reading requests), and answers reach the loop in commit
+        order, since the writer posts them in that order."""
+        with self._pending_lock:
+            items = [self._pending.popleft() for _ in range(min(GROUP_MAX, len(self._pending)))]
+        outcomes: list[tuple[bool, Any]] | BaseException
         try:
-            while self._group:
-                items, self._group = self._group[:GROUP_MAX], self._group[GROUP_MAX:]
-                await self._run_group(items)
-                self._checkpoint_soon()
+            outcomes = self.transaction(_Group([work for work, _, _ in items], self))
         except BaseException as exc:
-            for _, answer, _ in self._group:
-                if not answer.done():
-                    answer.set_exception(exc if isinstance(exc, Exception) else StoreUnavailable("shutting down"))
-            self._group = []
-            raise
+            outcomes = exc
         finally:
-            self._group_task = None
+            with self._pending_lock:
+                self._runner = bool(self._pending)
+                if self._runner:
+                    self._write_thread.submit(self._run_group, loop)
+        with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for these answers
+            loop.call_soon_threadsafe(self._answer, items, outcomes)
 
-    async def _run_group(self, items: list[_Grouped]) -> None:
-        try:
-            outcomes = await self.in_writer(self.transaction, _Group([work for work, _, _ in items], self))
-        except BaseException as exc:
+    def _answer(self, items: list[_Grouped], outcomes: list[tuple[bool, Any]] | BaseException) -> None:
+        self._checkpoint_soon()
+        if isinstance(outcomes, BaseException):
+            fault = outcomes if isinstance(outcomes, Exception) else StoreUnavailable("shutting down")
             for _, answer, _ in items:
                 if not answer.done():
-                    answer.set_exception(exc)
-            if not isinstance(exc, Exception):
-                raise
+                    answer.set_exception(fault)
             return
         for (_, _, on_commit), (ok, value) in zip(items, outcomes, strict=True):
             if ok and on_commit is not None:

@@ -5,6 +5,10 @@ tests/storage/test_sqlite_search_index.py.)"""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -58,18 +62,18 @@ async def test_concurrent_batches_share_transactions_and_chains_stay_exact(store
 
 async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(store: SQLiteStore) -> None:
     await commit(store, steps("agent-trace", 0, 3))
-    gate = asyncio.Event()
-    original = database.Database.in_writer
-
     groups: list[int] = []
+    original = database._Group.__call__
 
-    async def held(self: Any, fn: Any, *args: Any) -> Any:
-        await gate.wait()
-        if args and isinstance(args[0], database._Group):
-            groups.append(len(args[0].works))
-        return await original(self, fn, *args)
+    def counted(self: Any, db: Any) -> Any:
+        groups.append(len(self.works))
+        return original(self, db)
 
-    database.Database.in_writer = held  # type: ignore[method-assign]
+    gate = threading.Event()
+    # The writer thread busy: the three batches queue behind it, and its next transaction takes them all.
+    held = asyncio.ensure_future(store.db.in_writer(gate.wait, 5))
+    await asyncio.sleep(0)
+    database._Group.__call__ = counted  # type: ignore[method-assign]
     try:
         good1 = asyncio.ensure_future(commit(store, steps("s1", 0, 4)))
         bad = asyncio.ensure_future(  # a tracker token may not write an agent trace: refused in the transaction
@@ -78,15 +82,38 @@ async def test_a_rejected_batch_in_a_group_stores_nothing_and_the_others_commit(
         good2 = asyncio.ensure_future(commit(store, steps("s1", 4, 4)))
         await asyncio.sleep(0.05)
         gate.set()
+        assert await held
         r1 = await good1
         with pytest.raises(Forbidden):
             await bad
         r2 = await good2
     finally:
-        database.Database.in_writer = original  # type: ignore[method-assign]
+        database._Group.__call__ = original  # type: ignore[method-assign]
     assert groups == [3]  # the three batches shared one transaction
     assert [e.position for e in [*r1.inserted, *r2.inserted]] == [4, 5, 6, 7, 8, 9, 10, 11]
     assert await store.traces.sessions_by_ids(P, ["t1"]) == []
     assert [e.seq for e in await store.traces.session_chain(P, "agent-trace")] == [1, 2, 3]
     chain = await store.traces.session_chain(P, "s1")
     assert [e.seq for e in chain] == list(range(1, 9)) and verify(chain)
+
+
+async def test_the_writer_hands_itself_the_next_group_while_the_loop_is_busy(store: SQLiteStore) -> None:
+    """A group's commit does not wait for the event loop to queue the next one: with the loop blocked (busy
+    reading requests, say), the batches queued behind a full group still commit."""
+    gate = threading.Event()
+    held = asyncio.ensure_future(store.db.in_writer(gate.wait, 5))
+    await asyncio.sleep(0)
+    count = database.GROUP_MAX + 6  # two groups' worth
+    batches = [asyncio.ensure_future(commit(store, steps(f"s{k}", 0, 1))) for k in range(count)]
+    await asyncio.sleep(0.05)  # every batch queued
+    gate.set()
+    stored = 0
+    with contextlib.closing(sqlite3.connect(store.db.path)) as peek:
+        deadline = time.monotonic() + 10
+        while stored < count and time.monotonic() < deadline:  # the loop blocked all along: no await here
+            time.sleep(0.01)
+            stored = peek.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+    assert stored == count
+    assert await held
+    results = await asyncio.gather(*batches)
+    assert sorted(e.position for r in results for e in r.inserted) == list(range(1, count + 1))
