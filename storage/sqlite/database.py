@@ -105,11 +105,10 @@ class Database:
         self.write_fault: StoreUnavailable | None = None
         # Group commit: work queued for the writer's next transaction. The loop appends; the writer thread takes
         # up to GROUP_MAX at the start of each transaction. _runner: a group's turn is queued on the writer or
-        # running (the lock covers both fields, which the two threads share).
+        # running, its answers not yet posted to the loop (the lock covers both fields, which the threads share).
         self._pending: collections.deque[_Grouped] = collections.deque()
         self._pending_lock = threading.Lock()
         self._runner = False
-        self._unanswered: set[asyncio.Future[Any]] = set()
         self._services: list[Service] = []
         self.search_attached = False  # whether the readers see the search index's file (storage/sqlite/search_file.py)
         self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
@@ -186,13 +185,10 @@ class Database:
         self._services.append(service)
 
     async def close(self) -> None:
-        # Grouped work still queued or running finishes first, and its callers get their answers (the writer
-        # clears _runner once nothing is queued; a caller that went away leaves its work queued all the same).
-        while self._unanswered or self._runner:
-            if self._unanswered:
-                await asyncio.wait(list(self._unanswered))
-            else:
-                await asyncio.sleep(0.001)
+        # Grouped work still queued or running commits first (a caller that went away leaves its work queued all
+        # the same): a turn on the writer behind it comes back after its answers, which the writer posts first.
+        while self._runner:
+            await self.in_writer(lambda: None)
         for conn in self._all_readers:
             await conn.close()
         self._all_readers.clear()
@@ -354,8 +350,6 @@ class Database:
                     self._pending.pop()
                     raise StoreUnavailable("the store is closing") from None
                 self._runner = True
-        self._unanswered.add(answer)
-        answer.add_done_callback(self._unanswered.discard)
         return await answer
 
     def _run_group(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -370,13 +364,12 @@ class Database:
             outcomes = self.transaction(_Group([work for work, _, _ in items], self))
         except BaseException as exc:
             outcomes = exc
-        finally:
-            with self._pending_lock:
-                self._runner = bool(self._pending)
-                if self._runner:
-                    self._write_thread.submit(self._run_group, loop)
         with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits for these answers
             loop.call_soon_threadsafe(self._answer, items, outcomes)
+        with self._pending_lock:
+            self._runner = bool(self._pending)
+            if self._runner:
+                self._write_thread.submit(self._run_group, loop)
 
     def _answer(self, items: list[_Grouped], outcomes: list[tuple[bool, Any]] | BaseException) -> None:
         self._checkpoint_soon()

@@ -117,3 +117,26 @@ async def test_the_writer_hands_itself_the_next_group_while_the_loop_is_busy(sto
     assert await held
     results = await asyncio.gather(*batches)
     assert sorted(e.position for r in results for e in r.inserted) == list(range(1, count + 1))
+
+
+async def test_closing_commits_and_answers_the_grouped_work_still_queued(tmp_path: Any) -> None:
+    store = SQLiteStore(tmp_path / "closing.db")
+    await store.start()
+    gate = threading.Event()
+    held = asyncio.ensure_future(store.db.in_writer(gate.wait, 5))
+    await asyncio.sleep(0)
+    batches = [asyncio.ensure_future(commit(store, steps(f"s{k}", 0, 2))) for k in range(database.GROUP_MAX + 6)]
+    await asyncio.sleep(0.05)
+    closing = asyncio.ensure_future(store.close())
+    await asyncio.sleep(0.05)
+    assert not closing.done()  # it waits for the queued work
+    gate.set()
+    await closing
+    assert await held
+    assert all(b.done() and len(b.result().inserted) == 2 for b in batches)  # answered before close returned
+    again = SQLiteStore(tmp_path / "closing.db")
+    await again.start()
+    try:
+        assert len(await again.traces.sessions_by_ids(P, [f"s{k}" for k in range(database.GROUP_MAX + 6)])) == 70
+    finally:
+        await again.close()
