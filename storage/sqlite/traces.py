@@ -34,6 +34,15 @@ from storage.timeutil import to_ms
 
 INSERT_EVENTS = f"INSERT INTO events ({INSERT_EVENT_COLUMNS})"
 INSERT_SESSIONS = f"INSERT INTO sessions ({SESSION_COLUMNS}, position)"
+INSERT_TAGS = "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id)"
+INSERT_AGENTS = f"INSERT INTO agents ({AGENT_COLUMNS})"
+# A batch's agents are distinct (the planner keys them by id), so no row of one statement updates another's.
+UPSERT_AGENT_TAIL = (
+    " ON CONFLICT (project_id, id) DO UPDATE SET"
+    " name = COALESCE(excluded.name, agents.name),"
+    " first_seen = MIN(agents.first_seen, excluded.first_seen),"
+    " last_seen = MAX(agents.last_seen, excluded.last_seen)"
+)
 SESSION_WIDTH = len(SESSION_COLUMNS.split(",")) + 1
 UPSERT_SESSION_TAIL = " ON CONFLICT (project_id, id) DO UPDATE SET " + ", ".join(
     f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"]
@@ -126,23 +135,17 @@ class SQLiteTraces(TraceReads):
         insert_many(db, INSERT_SESSIONS, SESSION_WIDTH, sessions, UPSERT_SESSION_TAIL)
         retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
         if retagged:
-            db.executemany(
-                "DELETE FROM session_tags WHERE project_id = ? AND session_id = ?",
-                [(project_id, s.id) for s in retagged],
-            )
-            db.executemany(
-                "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id) VALUES (?, ?, ?)",
-                [(project_id, tag, s.id) for s in retagged for tag in s.tags],
-            )
+            # Multi-row statements, as for the events: each statement's step hands the GIL back once.
+            for chunk in _chunks([s.id for s in retagged]):
+                db.execute(
+                    f"DELETE FROM session_tags WHERE project_id = ? AND session_id IN ({_marks(len(chunk))})",
+                    (project_id, *chunk),
+                )
+            tags = [(project_id, tag, s.id) for s in retagged for tag in s.tags]
+            insert_many(db, INSERT_TAGS, 3, tags)
         if result.agents:
-            db.executemany(
-                f"INSERT INTO agents ({AGENT_COLUMNS}) VALUES (?, ?, ?, ?, ?)"
-                " ON CONFLICT (project_id, id) DO UPDATE SET"
-                " name = COALESCE(excluded.name, agents.name),"
-                " first_seen = MIN(agents.first_seen, excluded.first_seen),"
-                " last_seen = MAX(agents.last_seen, excluded.last_seen)",
-                [(a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen)) for a in result.agents],
-            )
+            agents = [(a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen)) for a in result.agents]
+            insert_many(db, INSERT_AGENTS, 5, agents, UPSERT_AGENT_TAIL)
         stored = {e.id: e for e in result.events}
         stored.update(existing)
         return CommitResult(events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events)

@@ -135,6 +135,36 @@ async def test_calls_pair_by_session_and_call_id(store) -> None:
     assert sorted(e.type for e in found) == ["tool_call", "tool_response"]
 
 
+async def test_a_batch_of_many_agents_and_retagged_sessions(store) -> None:
+    # 70 agents and 70 sessions: more rows than one multi-row statement holds (storage/sqlite/multirow.py).
+    n = 70
+    starts = [ev(100, f"m{k:02d}", "session_started", agent_id=f"a{k:02d}", id=f"m{k:02d}-start") for k in range(n)]
+    hints = {e.id: Lifecycle(agent_name=f"Agent {k}", tags=["all", f"k{k}"]) for k, e in enumerate(starts)}
+    await commit(store, starts, hints=hints)
+    # Then, in one batch, each agent seen earlier than before (and not later), each session tagged once more.
+    again = [ev(50, f"m{k:02d}", agent_id=f"a{k:02d}", id=f"m{k:02d}-early") for k in range(n)]
+    again += [ev(80, f"m{k:02d}", "session_started", agent_id=f"a{k:02d}", id=f"m{k:02d}-late") for k in range(n)]
+    await commit(store, again, hints={f"m{k:02d}-late": Lifecycle(tags=[f"j{k}"]) for k in range(n)})
+
+    agents = {a.id: a for a in await store.traces.agents_by_ids(P, [f"a{k:02d}" for k in range(n)])}
+    assert sorted(agents) == [f"a{k:02d}" for k in range(n)]
+    for k in range(n):
+        agent = agents[f"a{k:02d}"]
+        assert (agent.name, agent.first_seen, agent.last_seen) == (
+            f"Agent {k}", T0 + timedelta(seconds=50), T0 + timedelta(seconds=100))
+    sessions = await store.traces.sessions_by_ids(P, [f"m{k:02d}" for k in range(n)])
+    assert sorted((s.id, tuple(s.tags)) for s in sessions) == [
+        (f"m{k:02d}", ("all", f"k{k}", f"j{k}")) for k in range(n)]
+
+    async def tagged(*tags: str) -> list[str]:
+        page = await store.traces.find_sessions(P, SessionQuery(tags=tags), Page(limit=100))
+        return sorted(s.id for s in page.items)
+
+    assert await tagged("all") == [f"m{k:02d}" for k in range(n)]
+    assert await tagged("k7", "j7") == ["m07"]
+    assert await tagged("k7", "j8") == []
+
+
 async def test_session_queries(store) -> None:
     hints = {"s1-e0000": Lifecycle(tags=["x", "y"]), "s2-e0000": Lifecycle(tags=["y"])}
     await commit(store, [ev(0, "s1", "session_started"), ev(0, "s2", "session_started", agent_id="b")], hints=hints)
