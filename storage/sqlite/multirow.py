@@ -22,8 +22,12 @@ def _statement(head: str, width: int, rows: int, tail: str) -> str:
     return f"{head} VALUES {','.join([row] * rows)}{tail}"
 
 
-def insert_many(db: sqlite3.Connection, head: str, width: int, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
-    """`head` is "INSERT INTO table (columns)", `tail` what follows the VALUES (an ON CONFLICT clause)."""
+def insert_many(db: sqlite3.Connection, head: str, rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+    """`head` is "INSERT INTO table (columns)", `tail` what follows the VALUES (an ON CONFLICT clause). Every
+    row has one value per column, so the first row's length is the statement's width."""
+    if not rows:
+        return
+    width = len(rows[0])
     most = MAX_ROWS
     variables = db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
     while most > 1 and most * width > variables:

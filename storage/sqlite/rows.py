@@ -25,7 +25,6 @@ INSERT_EVENT_COLUMNS = (
     " tokens_in, tokens_out, duration_ms, cost_nanos, payload, metadata, search_text, prev_hash, hash, "
     + ", ".join(PRODUCT_FIELDS)
 )
-INSERT_EVENT_WIDTH = 21 + len(PRODUCT_FIELDS)
 _PRODUCT_END = 20 + len(PRODUCT_FIELDS)  # grouped reads append a row number after
 SESSION_COLUMNS = (
     "project_id, id, agent_id, agent_name, status, started_at, ended_at, last_event_at, metadata,"

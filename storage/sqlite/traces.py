@@ -20,7 +20,6 @@ from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
     INSERT_EVENT_COLUMNS,
-    INSERT_EVENT_WIDTH,
     SESSION_COLUMNS,
     _event,
     _event_row,
@@ -43,7 +42,6 @@ UPSERT_AGENT_TAIL = (
     " first_seen = MIN(agents.first_seen, excluded.first_seen),"
     " last_seen = MAX(agents.last_seen, excluded.last_seen)"
 )
-SESSION_WIDTH = len(SESSION_COLUMNS.split(",")) + 1
 UPSERT_SESSION_TAIL = " ON CONFLICT (project_id, id) DO UPDATE SET " + ", ".join(
     f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"]
 )
@@ -126,13 +124,13 @@ class SQLiteTraces(TraceReads):
         for offset, event in enumerate(result.events, start=1):
             event.position = last + offset
 
-        insert_many(db, INSERT_EVENTS, INSERT_EVENT_WIDTH, [_event_row(e, prepared[e.id]) for e in result.events])
+        insert_many(db, INSERT_EVENTS, [_event_row(e, prepared[e.id]) for e in result.events])
         if any(e.type == EXPOSURE_EVENT for e in result.events):
             db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.
         position = last + len(result.events)
         sessions = [(*_session_row(s), position) for s in result.sessions]
-        insert_many(db, INSERT_SESSIONS, SESSION_WIDTH, sessions, UPSERT_SESSION_TAIL)
+        insert_many(db, INSERT_SESSIONS, sessions, UPSERT_SESSION_TAIL)
         retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
         if retagged:
             # Multi-row statements, as for the events: each statement's step hands the GIL back once.
@@ -142,10 +140,10 @@ class SQLiteTraces(TraceReads):
                     (project_id, *chunk),
                 )
             tags = [(project_id, tag, s.id) for s in retagged for tag in s.tags]
-            insert_many(db, INSERT_TAGS, 3, tags)
+            insert_many(db, INSERT_TAGS, tags)
         if result.agents:
             agents = [(a.project_id, a.id, a.name, to_ms(a.first_seen), to_ms(a.last_seen)) for a in result.agents]
-            insert_many(db, INSERT_AGENTS, 5, agents, UPSERT_AGENT_TAIL)
+            insert_many(db, INSERT_AGENTS, agents, UPSERT_AGENT_TAIL)
         stored = {e.id: e for e in result.events}
         stored.update(existing)
         return CommitResult(events=[stored[e.id] for e in events], sessions=result.sessions, inserted=result.events)
