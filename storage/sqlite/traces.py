@@ -10,11 +10,12 @@ from storage.contract import Claim, CommitResult, Planner
 from storage.contract.live import ChangeFeed
 from storage.models import Event, Session
 from storage.models.experiments import EXPOSURE_EVENT
+from storage.models.traces import PRODUCT_FIELDS
 from storage.retention import whole_sessions_within
 from storage.sqlite import exposures
 from storage.sqlite.database import Database
 from storage.sqlite.idempotency import recall, remember
-from storage.sqlite.multirow import insert_many
+from storage.sqlite.multirow import SparseInsert, insert_many
 from storage.sqlite.query import _chunks, _marks
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
@@ -23,6 +24,7 @@ from storage.sqlite.rows import (
     SESSION_COLUMNS,
     _event,
     _event_row,
+    _names,
     _prepare,
     _session,
     _session_row,
@@ -31,8 +33,11 @@ from storage.sqlite.search_index import LAST_POSITION, SearchIndex
 from storage.sqlite.traces_reads import TraceReads
 from storage.timeutil import to_ms
 
-INSERT_EVENTS = f"INSERT INTO events ({INSERT_EVENT_COLUMNS})"
-INSERT_SESSIONS = f"INSERT INTO sessions ({SESSION_COLUMNS}, position)"
+# Column groups a batch often leaves empty in every row: a trace event has no product fields, a product event
+# no LLM call (storage/sqlite/multirow.py, SparseInsert).
+LLM_COLUMNS = ("call_id", "model", "tokens_in", "tokens_out", "duration_ms", "cost_nanos")
+PRODUCT_COLUMNS = tuple(f for f in PRODUCT_FIELDS if f != "kind")  # every event has a kind
+SESSION_PRODUCT_COLUMNS = ("user_id", "entry_path", "exit_path")
 INSERT_TAGS = "INSERT OR IGNORE INTO session_tags (project_id, tag, session_id)"
 INSERT_AGENTS = f"INSERT INTO agents ({AGENT_COLUMNS})"
 # A batch's agents are distinct (the planner keys them by id), so no row of one statement updates another's.
@@ -44,6 +49,11 @@ UPSERT_AGENT_TAIL = (
 )
 UPSERT_SESSION_TAIL = " ON CONFLICT (project_id, id) DO UPDATE SET " + ", ".join(
     f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"]
+)
+INSERT_EVENTS = SparseInsert("events", _names(INSERT_EVENT_COLUMNS), (LLM_COLUMNS, PRODUCT_COLUMNS))
+# A column left out is NULL in `excluded` too, so the tail sets it to NULL, as a bound None did.
+UPSERT_SESSIONS = SparseInsert(
+    "sessions", (*_names(SESSION_COLUMNS), "position"), (SESSION_PRODUCT_COLUMNS,), UPSERT_SESSION_TAIL
 )
 
 
@@ -124,13 +134,13 @@ class SQLiteTraces(TraceReads):
         for offset, event in enumerate(result.events, start=1):
             event.position = last + offset
 
-        insert_many(db, INSERT_EVENTS, [_event_row(e, prepared[e.id]) for e in result.events])
+        INSERT_EVENTS(db, [_event_row(e, prepared[e.id]) for e in result.events])
         if any(e.type == EXPOSURE_EVENT for e in result.events):
             db.execute(exposures.INDEX_BATCH, (last, last + len(result.events)))
         # A session's position is the last commit position that changed it: what other processes tail.
         position = last + len(result.events)
         sessions = [(*_session_row(s), position) for s in result.sessions]
-        insert_many(db, INSERT_SESSIONS, sessions, UPSERT_SESSION_TAIL)
+        UPSERT_SESSIONS(db, sessions)
         retagged = [s for s in result.sessions if s.tags != (current[s.id].tags if s.id in current else [])]
         if retagged:
             # Multi-row statements, as for the events: each statement's step hands the GIL back once.
