@@ -11,7 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from operator import itemgetter
+from itertools import repeat
+from operator import itemgetter, ne
 from typing import Any
 
 MAX_ROWS = 64
@@ -79,8 +80,10 @@ class SparseInsert:
     def __call__(self, db: sqlite3.Connection, rows: Sequence[Sequence[Any]]) -> None:
         if not rows:
             return
+        # Whether any row has a value in the group, compared in C (map, ne, any): it runs for every batch.
         left_out = tuple(
-            all(group(row) == empty for row in rows) for group, empty in zip(self._groups, self._empty, strict=True)
+            not any(map(ne, map(group, rows), repeat(empty)))
+            for group, empty in zip(self._groups, self._empty, strict=True)
         )
         head, narrow = self.head(left_out)
         insert_many(db, head, rows if narrow is None else [narrow(row) for row in rows], self.tail)
