@@ -62,6 +62,8 @@ class SparseInsert:
         self._indexes = [[index[c] for c in group] for group in optional]
         self._groups = [_getter(indexes) for indexes in self._indexes]
         self._empty = [(None,) * len(group) for group in optional]
+        # Filled on first use, by whichever writer thread gets there (one per open database): a race only
+        # builds the same entry twice.
         self._shapes: dict[tuple[bool, ...], tuple[str, Callable[[Sequence[Any]], tuple[Any, ...]] | None]] = {}
 
     def head(self, left_out: tuple[bool, ...]) -> tuple[str, Callable[[Sequence[Any]], tuple[Any, ...]] | None]:

@@ -48,7 +48,7 @@ UPSERT_AGENT_TAIL = (
     " last_seen = MAX(agents.last_seen, excluded.last_seen)"
 )
 UPSERT_SESSION_TAIL = " ON CONFLICT (project_id, id) DO UPDATE SET " + ", ".join(
-    f"{c.strip()} = excluded.{c.strip()}" for c in [*SESSION_COLUMNS.split(",")[2:], "position"]
+    f"{c} = excluded.{c}" for c in [*_names(SESSION_COLUMNS)[2:], "position"]
 )
 INSERT_EVENTS = SparseInsert("events", _names(INSERT_EVENT_COLUMNS), (LLM_COLUMNS, PRODUCT_COLUMNS))
 # A column left out is NULL in `excluded` too, so the tail sets it to NULL, as a bound None did.

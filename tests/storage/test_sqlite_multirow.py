@@ -14,9 +14,10 @@ from storage.sqlite.multirow import SparseInsert, insert_many
 from storage.sqlite.traces import INSERT_EVENTS, UPSERT_SESSIONS
 
 
-def connection() -> tuple[sqlite3.Connection, list[str]]:
+def connection(table: str = "t (k INTEGER PRIMARY KEY, a TEXT, b REAL)") -> tuple[sqlite3.Connection, list[str]]:
+    """An in-memory database with one table, and the statements it runs."""
     db = sqlite3.connect(":memory:", isolation_level=None)
-    db.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, a TEXT, b REAL)")
+    db.execute(f"CREATE TABLE {table}")
     statements: list[str] = []
     db.set_trace_callback(statements.append)
     return db, statements
@@ -50,11 +51,7 @@ def test_an_upsert_tail_applies_in_row_order_within_one_statement() -> None:
 
 
 def sparse_connection() -> tuple[sqlite3.Connection, list[str]]:
-    db = sqlite3.connect(":memory:", isolation_level=None)
-    db.execute("CREATE TABLE s (k INTEGER PRIMARY KEY, a TEXT, b REAL, c TEXT, d TEXT DEFAULT 'kept')")
-    statements: list[str] = []
-    db.set_trace_callback(statements.append)
-    return db, statements
+    return connection("s (k INTEGER PRIMARY KEY, a TEXT, b REAL, c TEXT, d TEXT DEFAULT 'kept')")
 
 
 def test_a_group_every_row_leaves_empty_is_left_out_and_stored_as_null() -> None:
