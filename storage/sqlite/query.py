@@ -23,8 +23,13 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
+def _names(columns: str) -> tuple[str, ...]:
+    """A column list's names, in order."""
+    return tuple(c.strip() for c in columns.split(","))
+
+
 def _prefixed(columns: str, alias: str) -> str:
-    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
+    return ", ".join(f"{alias}.{c}" for c in _names(columns))
 
 
 def _match_any(

@@ -39,11 +39,6 @@ RECORD_COLUMNS = (
 )
 
 
-def _names(columns: str) -> tuple[str, ...]:
-    """A column list's names, in order."""
-    return tuple(c.strip() for c in columns.split(","))
-
-
 # The Event fields EVENT_COLUMNS gives, in its order (ts is the timestamp, the rowid the position).
 _EVENT_FIELDS = (
     "project_id", "id", "session_id", "agent_id", "type", "severity", "timestamp", "received_at", "seq", "call_id",

@@ -26,13 +26,14 @@ from storage.sqlite.search_file import DATABASE, DELETES_DONE, INDEXED
 
 log = logging.getLogger("storage.sqlite")
 
-# Positions given to a batch start past every event and past every position ever deleted, so one the index
-# may hold is never reused (schema version 11).
+
 def _floor(schema: str) -> str:
     """The highest position ever deleted (schema version 11), in the database attached as schema."""
     return f"COALESCE((SELECT CAST(value AS INTEGER) FROM {schema}.meta WHERE key = 'position_floor'), 0)"
 
 
+# Positions given to a batch start past every event and past every position ever deleted, so one the index
+# may hold is never reused (schema version 11).
 LAST_POSITION = f"SELECT MAX(COALESCE((SELECT MAX(rowid) FROM events), 0), {_floor('main')})"
 
 CURRENT = (

@@ -16,7 +16,7 @@ from storage.sqlite import exposures
 from storage.sqlite.database import Database
 from storage.sqlite.idempotency import recall, remember
 from storage.sqlite.multirow import SparseInsert, insert_many
-from storage.sqlite.query import _chunks, _marks
+from storage.sqlite.query import _chunks, _marks, _names
 from storage.sqlite.rows import (
     AGENT_COLUMNS,
     EVENT_COLUMNS,
@@ -24,7 +24,6 @@ from storage.sqlite.rows import (
     SESSION_COLUMNS,
     _event,
     _event_row,
-    _names,
     _prepare,
     _session,
     _session_row,

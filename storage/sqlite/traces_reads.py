@@ -14,6 +14,7 @@ from storage.sqlite.query import (
     _event_after,
     _event_where,
     _marks,
+    _names,
     _prefixed,
     _session_after,
     _session_where,
@@ -208,7 +209,7 @@ class TraceReads:
                     f" FROM {table} {alias} WHERE {clause_page}) WHERE rn > ? AND rn <= ? ORDER BY rn",
                     [*args, *chunk, *after_args, page.offset, page.offset + page.limit + 1],
                 )
-            group_index = [c.strip() for c in columns.split(",")].index(group_column)
+            group_index = _names(columns).index(group_column)
             for row in rows:
                 result = out[row[group_index]]
                 if len(result.items) < page.limit:
