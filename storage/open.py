@@ -32,15 +32,24 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def open_store(url: str, *, sqlite_busy_timeout_ms: int | None = None, sqlite_max_bytes: int = 0) -> Store:
-    """The store the URL names; the sqlite_ options apply to SQLite only."""
+def open_store(
+    url: str,
+    *,
+    sqlite_busy_timeout_ms: int | None = None,
+    sqlite_max_bytes: int = 0,
+    sqlite_write_nice: int | None = None,
+) -> Store:
+    """The store the URL names; the sqlite_ options apply to SQLite only (None: SQLite's default)."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
         from storage.sqlite.store import SQLiteStore
 
-        if sqlite_busy_timeout_ms is None:
-            return SQLiteStore(sqlite_path(url), max_bytes=sqlite_max_bytes)
-        return SQLiteStore(sqlite_path(url), busy_timeout_ms=sqlite_busy_timeout_ms, max_bytes=sqlite_max_bytes)
+        options: dict[str, int] = {"max_bytes": sqlite_max_bytes}
+        if sqlite_busy_timeout_ms is not None:
+            options["busy_timeout_ms"] = sqlite_busy_timeout_ms
+        if sqlite_write_nice is not None:
+            options["write_nice"] = sqlite_write_nice
+        return SQLiteStore(sqlite_path(url), **options)
     if scheme in ("mongodb", "mongodb+srv"):
         from storage.mongo.store import MongoStore
 

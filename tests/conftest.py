@@ -116,7 +116,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
         config = Settings(**settings)
         store = CountingStore(SQLiteStore(
             config.database_url.removeprefix("sqlite:///"), busy_timeout_ms=config.sqlite_busy_timeout_ms,
-            max_bytes=config.sqlite_max_bytes,
+            max_bytes=config.sqlite_max_bytes, write_nice=config.sqlite_write_nice,
         ))
         client = TestClient(TestServer(create_app(config, store=store), host="127.0.0.1"))
         await client.start_server()

@@ -98,6 +98,7 @@ def store_for(settings: Settings) -> Store:
         settings.database_url,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         sqlite_max_bytes=settings.sqlite_max_bytes,
+        sqlite_write_nice=settings.sqlite_write_nice,
     )
 
 

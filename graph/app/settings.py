@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 
+from storage.sqlite.priority import MAX_NICE, WRITE_NICE
+
 DEFAULT_DATABASE_URL = "sqlite:///./data/lensgraph.db"
 
 
@@ -65,6 +67,11 @@ class Settings(BaseModel):
     sqlite_max_bytes: int = Field(
         default=0, ge=0, description="the largest the SQLite database may grow; past it writes answer 503 as on a "
         "full disk (0: no limit)"
+    )
+    sqlite_write_nice: int = Field(
+        default=WRITE_NICE, ge=0, le=MAX_NICE,
+        description="nice levels the SQLite writer, checkpointer and search-index threads run below the request "
+        "threads (Linux), so reads get a core first under ingest (0: the same priority)",
     )
     trusted_proxy_hops: int = Field(
         default=0, ge=0, le=10,

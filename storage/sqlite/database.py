@@ -37,6 +37,7 @@ from storage.sqlite import search_file
 from storage.sqlite.faults import CHECKPOINT_AFTER, FULL, REOPEN_AFTER, classify, primary_code
 from storage.sqlite.lock import ServerLock, WriteTurn
 from storage.sqlite.migrations import migrate
+from storage.sqlite.priority import WRITE_NICE, lower_this_thread
 
 T = TypeVar("T")
 
@@ -83,15 +84,27 @@ class Service(Protocol):
 
 class Database:
     def __init__(
-        self, path: Path | str, readers: int = READERS, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, max_bytes: int = 0
+        self,
+        path: Path | str,
+        readers: int = READERS,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        max_bytes: int = 0,
+        write_nice: int = WRITE_NICE,
     ) -> None:
-        """max_bytes: the largest the database may grow (0: as large as the disk allows)."""
+        """max_bytes: the largest the database may grow (0: as large as the disk allows). write_nice: how many
+        nice levels the writer, checkpointer and search follower threads run below the process
+        (storage/sqlite/priority.py)."""
         self.path = Path(path)
         self.busy_timeout_ms = busy_timeout_ms
         self.max_bytes = max_bytes
+        self.write_nice = write_nice
         self._readers_wanted = readers
         self._writer: sqlite3.Connection | None = None
-        self._write_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-writer")
+        self._write_thread = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="lensgraph-sqlite-writer",
+            initializer=lower_this_thread, initargs=(write_nice,),
+        )
         self._readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._all_readers: list[aiosqlite.Connection] = []
         self._lock = ServerLock(self.path)
@@ -111,7 +124,10 @@ class Database:
         self._runner = False
         self._services: list[Service] = []
         self.search_attached = False  # whether the readers see the search index's file (storage/sqlite/search_file.py)
-        self._checkpointer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint")
+        self._checkpointer = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="lensgraph-sqlite-checkpoint",
+            initializer=lower_this_thread, initargs=(write_nice,),
+        )
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._checkpoint_running = False
         self._checkpoint_last = 0.0

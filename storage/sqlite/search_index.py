@@ -22,6 +22,7 @@ import threading
 
 from storage.sqlite import search_file
 from storage.sqlite.database import Database
+from storage.sqlite.priority import lower_this_thread
 from storage.sqlite.search_file import DATABASE, DELETES_DONE, INDEXED
 
 log = logging.getLogger("storage.sqlite")
@@ -151,6 +152,7 @@ class SearchIndex:
     # On the follower's thread.
 
     def _follow(self) -> None:
+        lower_this_thread(self.db.write_nice)
         conn: sqlite3.Connection | None = None
         failures = 0
         try:

@@ -11,6 +11,7 @@ from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
 from storage.sqlite.experiments import SQLiteExperiments
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
+from storage.sqlite.priority import WRITE_NICE
 from storage.sqlite.projects import SQLiteProjects
 from storage.sqlite.revenue import SQLiteRevenue
 from storage.sqlite.traces import SQLiteTraces
@@ -19,9 +20,15 @@ from storage.sqlite.webhooks import SQLiteWebhooks
 
 class SQLiteStore:
     def __init__(
-        self, path: Path | str, readers: int = READERS, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS, max_bytes: int = 0
+        self,
+        path: Path | str,
+        readers: int = READERS,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        max_bytes: int = 0,
+        write_nice: int = WRITE_NICE,
     ) -> None:
-        self.db = Database(path, readers, busy_timeout_ms=busy_timeout_ms, max_bytes=max_bytes)
+        self.db = Database(path, readers, busy_timeout_ms=busy_timeout_ms, max_bytes=max_bytes, write_nice=write_nice)
         self.path = self.db.path
         self.live = SQLiteFeed(self.db)
         self.traces = SQLiteTraces(self.db, self.live)
