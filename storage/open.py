@@ -42,9 +42,10 @@ def open_store(
     """The store the URL names; the sqlite_ options apply to SQLite only (None: SQLite's default)."""
     scheme = urlparse(url).scheme
     if scheme == "sqlite":
+        from storage.sqlite.database import DatabaseOptions
         from storage.sqlite.store import SQLiteStore
 
-        options: dict[str, int] = {"max_bytes": sqlite_max_bytes}
+        options: DatabaseOptions = {"max_bytes": sqlite_max_bytes}
         if sqlite_busy_timeout_ms is not None:
             options["busy_timeout_ms"] = sqlite_busy_timeout_ms
         if sqlite_write_nice is not None:

@@ -28,7 +28,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypedDict, TypeVar
 
 import aiosqlite
 
@@ -80,6 +80,14 @@ class Service(Protocol):
     def start(self) -> None: ...
 
     async def stop(self) -> None: ...
+
+
+class DatabaseOptions(TypedDict, total=False):
+    """Database's keyword options, which SQLiteStore and open_store pass through."""
+
+    busy_timeout_ms: int
+    max_bytes: int
+    write_nice: int
 
 
 class Database:

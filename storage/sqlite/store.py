@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from typing_extensions import Unpack
+
 from storage.sqlite.analytics import SQLiteAnalytics
 from storage.sqlite.anomalies import SQLiteAnomalies
 from storage.sqlite.counters import SQLiteCounters
-from storage.sqlite.database import BUSY_TIMEOUT_MS, READERS, Database
+from storage.sqlite.database import READERS, Database, DatabaseOptions
 from storage.sqlite.experiments import SQLiteExperiments
 from storage.sqlite.idempotency import SQLiteIdempotency
 from storage.sqlite.live import SQLiteFeed
-from storage.sqlite.priority import WRITE_NICE
 from storage.sqlite.projects import SQLiteProjects
 from storage.sqlite.revenue import SQLiteRevenue
 from storage.sqlite.traces import SQLiteTraces
@@ -19,16 +20,8 @@ from storage.sqlite.webhooks import SQLiteWebhooks
 
 
 class SQLiteStore:
-    def __init__(
-        self,
-        path: Path | str,
-        readers: int = READERS,
-        *,
-        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-        max_bytes: int = 0,
-        write_nice: int = WRITE_NICE,
-    ) -> None:
-        self.db = Database(path, readers, busy_timeout_ms=busy_timeout_ms, max_bytes=max_bytes, write_nice=write_nice)
+    def __init__(self, path: Path | str, readers: int = READERS, **options: Unpack[DatabaseOptions]) -> None:
+        self.db = Database(path, readers, **options)
         self.path = self.db.path
         self.live = SQLiteFeed(self.db)
         self.traces = SQLiteTraces(self.db, self.live)
