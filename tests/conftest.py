@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from graph.app.factory import create_app
+from graph.app.factory import create_app, store_for
 from graph.app.settings import Settings
-from storage.sqlite.store import SQLiteStore
 from tests.mongo_server import (  # noqa: F401  (fixtures, shared with every suite)
     open_mongo,
     real_mongodb,
@@ -114,10 +113,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[ApiFactory]:
         for job in ("anomaly_detection", "reports", "webhook_delivery"):
             settings.setdefault(job, False)
         config = Settings(**settings)
-        store = CountingStore(SQLiteStore(
-            config.database_url.removeprefix("sqlite:///"), busy_timeout_ms=config.sqlite_busy_timeout_ms,
-            max_bytes=config.sqlite_max_bytes, write_nice=config.sqlite_write_nice,
-        ))
+        store = CountingStore(store_for(config))  # the server's own store, with every sqlite_ setting
         client = TestClient(TestServer(create_app(config, store=store), host="127.0.0.1"))
         await client.start_server()
         clients.append(client)

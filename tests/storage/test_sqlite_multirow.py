@@ -49,7 +49,6 @@ def test_an_upsert_tail_applies_in_row_order_within_one_statement() -> None:
     assert db.execute("SELECT k, a, b FROM t ORDER BY k").fetchall() == [(1, "second", 3.0), (2, "new", 5.0)]
 
 
-
 def sparse_connection() -> tuple[sqlite3.Connection, list[str]]:
     return connection("s (k INTEGER PRIMARY KEY, a TEXT, b REAL, c TEXT, d TEXT DEFAULT 'kept')")
 
