@@ -62,8 +62,13 @@ SEARCH_CACHE_KIB = 1024  # a reader's cache for the search index's file: only se
 # savepoint of its own (bench/README.md, "Fast ingest"). At most this many batches share one.
 GROUP_MAX = 64
 # Checkpoints (copying the WAL into the database file, with an fsync) run on a thread and connection of their
-# own, beside the writer, at most every CHECKPOINT_EVERY_S after a write; once they have copied every frame,
-# the writer's next transaction starts the WAL over from its beginning, so the WAL stays a few groups long.
+# own, beside the writer, at most every CHECKPOINT_EVERY_S after a write. SQLite starts the WAL over from its
+# beginning only in a write transaction that begins with every frame copied, which under steady writes a
+# checkpoint beside the writer never leaves: the groups committed during its pass are still to copy. So after
+# each complete pass the writer copies those few frames itself before its next transaction (_finish_checkpoint),
+# and that transaction starts the WAL over: it stays a pass's worth of frames long. (Without that the WAL grew
+# to WRITER_CHECKPOINT_PAGES, and the writer's own checkpoint there held a group for 9-10 ms about twice a
+# second under one-event ingest; bench/README.md, "A WAL that starts over".)
 # The writer checkpoints itself only past WRITER_CHECKPOINT_PAGES, a backstop for a checkpointer that falls
 # behind. At SQLite's default of 1,000 pages (two or three groups of batches) the writer ran a checkpoint,
 # with two fdatasyncs, every few commits, on ingest's critical path: 10,000 pages (40 MiB at 4 KiB pages)
@@ -139,6 +144,9 @@ class Database:
         self._checkpoint_conn: sqlite3.Connection | None = None
         self._checkpoint_running = False
         self._checkpoint_last = 0.0
+        # Set by the checkpointer thread after a pass that copied every frame it found, cleared by the writer
+        # thread as it copies the rest (a bool: a lost update costs one finishing pass, or adds one).
+        self._finish_pending = False
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -239,12 +247,23 @@ class Database:
             if self._checkpoint_conn is None:
                 self._checkpoint_conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 self._checkpoint_conn.execute(f"PRAGMA busy_timeout={CHECKPOINT_WAIT_MS}")
-            self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            ((busy, frames, copied),) = self._checkpoint_conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            # Short of every frame (a reader still reads an older snapshot), the writer could not finish either.
+            self._finish_pending = busy == 0 and copied == frames
         except sqlite3.Error as exc:  # the writer's own checkpoints still bound the WAL
             log.debug("background checkpoint not done: %s", exc)
             self._close_checkpointer()
         finally:
             self._checkpoint_running = False
+
+    def _finish_checkpoint(self, db: sqlite3.Connection) -> None:
+        """On the writer thread, in its turn and outside a transaction: copy the frames committed since the
+        checkpointer's last complete pass, so that the transaction beginning next starts the WAL over."""
+        self._finish_pending = False
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the write goes ahead; the WAL starts over after a later pass
+            log.debug("finishing checkpoint not done: %s", exc)
 
     def _checkpoint_soon(self) -> None:
         now = time.monotonic()
@@ -277,6 +296,8 @@ class Database:
                             " (its write turn)") from exc
         try:
             db = self._repaired()
+            if self._finish_pending:
+                self._finish_checkpoint(db)
             db.execute("BEGIN IMMEDIATE")
             try:
                 out = work(db)
