@@ -11,8 +11,9 @@ windows, so a collapse to nothing still pages), and the rule raised nothing with
 An anomaly's id comes from the rule and the window (ids.anomaly_id), and the store writes an id once:
 a pass that crashed half way and runs again, or two passes over the same window, store each anomaly once.
 An open or acknowledged anomaly is resolved (compare-and-set) once its rule's metric is back within the
-threshold of the baseline the anomaly was raised against. Both emit their webhook (notify.py) before the
-write, so a crash between the two re-emits on the next pass, idempotently.
+threshold of the baseline the anomaly was raised against. Each write carries its webhook deliveries
+(notify.py), which the store keeps only with it: a crash stores both or neither, and a resolution that loses
+its compare-and-set to an acknowledgement announces nothing.
 
 Drill-down breaks the metric down by the segments events carry (device, referrer domain and country for
 product metrics; agent and model for agent metrics), over events: the sessions source has no segments, so a
@@ -386,8 +387,8 @@ async def _resolve(services: Services, project_id: str, ev: Evaluation, now: dat
         if breaches(ev.rule.threshold, change_percentage(ev.current, a.metric.baseline_value)):
             continue
         done = a.model_copy(update={"status": AnomalyStatus.RESOLVED, "resolved_at": now, "updated_at": now})
-        await notify.resolved(services, done, now)  # before the write: see notify.py
-        if await services.store.anomalies.update_anomaly(done, a.status):  # lost to an acknowledge: next pass
+        announce = await notify.resolved(services, done, now)
+        if await services.store.anomalies.update_anomaly(done, a.status, announce):  # else lost to an acknowledge
             out.append(done)
     return out
 
@@ -413,9 +414,8 @@ async def detect_project(services: Services, project: Project, now: datetime | N
         if previous is not None and now - previous < timedelta(hours=rule.alert.cooldown_hours):
             continue
         candidate = await build_anomaly(services, project.id, ev, now)
-        if await services.store.anomalies.anomaly_by_id(project.id, candidate.id) is None:
-            await notify.detected(services, candidate, now)  # before the write: see notify.py
-        anomaly, new = await services.store.anomalies.insert_anomaly(candidate)
+        announce = await notify.detected(services, candidate, now)  # stored only if the anomaly is new
+        anomaly, new = await services.store.anomalies.insert_anomaly(candidate, announce)
         if new:
             outcome.detected.append(anomaly)
             services.bus.anomaly_detected(anomaly)  # this process's subscribers now; the others poll

@@ -9,7 +9,7 @@ from resolvers.anomalies import reports
 from resolvers.anomalies.present import report_detail
 from resolvers.core.services import Services
 from resolvers.jobs.loop import every_project, forever
-from resolvers.webhooks.service import emit
+from resolvers.webhooks.service import announcement
 from storage.models.anomalies import Report
 from storage.timeutil import now_ms
 
@@ -26,10 +26,10 @@ async def generate(services: Services, now: datetime | None = None) -> list[Repo
     async for project in every_project(services):
         for period in await reports.due(services, project, now):
             report = await reports.build(services, project, period, now)
-            # Announced before the write, as anomalies are: a crash between the two re-emits the same event id
-            # on the next pass (the report is still due), which stores no second delivery.
-            await emit(services, project.id, REPORT_GENERATED, report.id, report_detail(report), now)
-            report, new = await services.store.anomalies.insert_report(report)
+            # Announced in the report's own transaction, as anomalies are: both are stored or neither.
+            announce = await announcement(services, project.id, REPORT_GENERATED, report.id,
+                                          report_detail(report), now)
+            report, new = await services.store.anomalies.insert_report(report, announce)
             if new:
                 stored.append(report)
     return stored

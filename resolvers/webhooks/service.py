@@ -2,9 +2,10 @@
 routes (/api/lens/webhooks) share.
 
 emit() writes one pending delivery per enabled endpoint of the project subscribed to the event; the sender
-(resolvers/jobs/webhooks.py) delivers them. It returns once they are stored, so an event emitted before the
-write it announces (the detector emits, then stores the anomaly) survives a crash between the two, and its
-derived ids make the rerun's emit a no-op.
+(resolvers/jobs/webhooks.py) delivers them. Derived ids make emitting the same event twice a no-op.
+announcement() builds the same deliveries without storing them, for a store to write in the transaction of
+the change they announce (the detector's anomalies, the reports job's reports): both or neither, so a crash
+loses no event and no event announces a change that was not stored.
 """
 
 from __future__ import annotations
@@ -142,21 +143,26 @@ def when(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-async def emit(services: Services, project_id: str, event: str, subject_id: str, data: dict[str, Any],
-               now: datetime | None = None) -> int:
-    """One pending delivery of the event per enabled endpoint subscribed to it; how many were new. The event's
-    id derives from (project, event, subject id): emitting the same event again adds nothing. Call it for
-    report.generated with the report's id: emit(services, project_id, "report.generated", report.id, {...})."""
+async def announcement(services: Services, project_id: str, event: str, subject_id: str, data: dict[str, Any],
+                       now: datetime | None = None) -> list[Delivery]:
+    """One pending delivery of the event per enabled endpoint subscribed to it, not yet stored. The event's id
+    derives from (project, event, subject id), and each delivery's from the event's and its endpoint's."""
     if event not in WEBHOOK_EVENTS:
         raise ValueError(f"unknown webhook event {event!r}")
     hooks = [w for w in await services.store.webhooks.list_webhooks(project_id) if w.enabled and event in w.events]
     if not hooks:
-        return 0
+        return []
     now = now or now_ms()
     event_id = ids.event_id(project_id, event, subject_id)
     body = orjson.dumps({"id": event_id, "type": event, "created_at": when(now), "project_id": project_id,
                          "data": data}).decode()
-    return await services.store.webhooks.insert_deliveries([
-        Delivery(project_id=project_id, id=ids.delivery_id(project_id, w.id, event_id), webhook_id=w.id, event=event,
-                 event_id=event_id, body=body, next_attempt_at=now, created_at=now)
-        for w in hooks])
+    return [Delivery(project_id=project_id, id=ids.delivery_id(project_id, w.id, event_id), webhook_id=w.id,
+                     event=event, event_id=event_id, body=body, next_attempt_at=now, created_at=now)
+            for w in hooks]
+
+
+async def emit(services: Services, project_id: str, event: str, subject_id: str, data: dict[str, Any],
+               now: datetime | None = None) -> int:
+    """Stores announcement()'s deliveries; how many were new (emitting the same event again adds nothing)."""
+    return await services.store.webhooks.insert_deliveries(
+        await announcement(services, project_id, event, subject_id, data, now))

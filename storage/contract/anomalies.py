@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from storage.contract.common import Page, PageResult
 from storage.models.anomalies import Anomaly, AnomalyRule, AnomalyStatus, Report, UsageRow
+from storage.models.webhooks import Delivery
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +51,14 @@ class AnomalyStore(Protocol):
         """Per rule that raised any anomaly: its latest detected_at, and how many were detected at or after since."""
         ...
 
-    async def insert_anomaly(self, anomaly: Anomaly) -> tuple[Anomaly, bool]:
+    async def insert_anomaly(self, anomaly: Anomaly, announce: Sequence[Delivery] = ()) -> tuple[Anomaly, bool]:
         """Stores the anomaly unless its id is already stored: (the stored one, whether it was new). A retry with
-        the same id changes nothing, so a detector that crashed mid-run may run again."""
+        the same id changes nothing, so a detector that crashed mid-run may run again.
+
+        announce: webhook deliveries of the event announcing it, stored (as WebhookStore.insert_deliveries
+        stores them) with the anomaly if it is new, in the same transaction, and not at all otherwise. On a
+        MongoDB server without transactions (standalone) they are stored just after it, so a crash between
+        the two loses them."""
         ...
 
     async def anomaly_by_id(self, project_id: str, anomaly_id: str) -> Anomaly | None: ...
@@ -60,13 +67,16 @@ class AnomalyStore(Protocol):
         """Newest detection first (the id breaks ties), limit/offset, with the total matching."""
         ...
 
-    async def update_anomaly(self, anomaly: Anomaly, expected: AnomalyStatus) -> bool:
+    async def update_anomaly(
+        self, anomaly: Anomaly, expected: AnomalyStatus, announce: Sequence[Delivery] = ()
+    ) -> bool:
         """Replaces the stored anomaly only if its status is still `expected` (compare and set): False when it
-        changed since it was read, or is gone, and then nothing was written."""
+        changed since it was read, or is gone, and then nothing was written. announce: as insert_anomaly's,
+        stored only with the change."""
         ...
 
-    async def insert_report(self, report: Report) -> tuple[Report, bool]:
-        """As insert_anomaly: a report for a period already stored is not written twice."""
+    async def insert_report(self, report: Report, announce: Sequence[Delivery] = ()) -> tuple[Report, bool]:
+        """As insert_anomaly: a report for a period already stored is not written twice, nor announced."""
         ...
 
     async def report_by_id(self, project_id: str, report_id: str) -> Report | None: ...

@@ -2,23 +2,31 @@
 
 As on SQLite, each model is kept whole (`doc`, its JSON form) beside the fields listings filter and sort on;
 _id is {p: project, i: id}, so an anomaly's derived id makes a detector's retry a duplicate key, not a copy.
+The webhook deliveries announcing a new anomaly or report, or a status change, are written in its transaction
+on a replica set, and just after it on a standalone server (_announced).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+import pymongo
 from pymongo import DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession as Session
 from pymongo.errors import DuplicateKeyError
 
 from storage.contract import Conflict, Page, PageResult
 from storage.contract.anomalies import AnomalyQuery, RuleTriggers
 from storage.models.anomalies import Anomaly, AnomalyRule, AnomalyStatus, Report, UsageRow
+from storage.models.webhooks import Delivery
 from storage.mongo.client import Mongo
 from storage.mongo.faults import translated
 from storage.mongo.layout import ANOMALIES, ANOMALY_RULES, QUESTION_USAGE, REPORTS, doc_id
+from storage.mongo.webhooks import store_deliveries
 
+T = TypeVar("T")
 NEWEST_FIRST = [("detected_at", DESCENDING), ("id", DESCENDING)]
 DOC_ONLY = {"_id": 0, "doc": 1}
 
@@ -98,14 +106,53 @@ class MongoAnomalies:
 
     # -- anomalies
 
-    async def insert_anomaly(self, anomaly: Anomaly) -> tuple[Anomaly, bool]:
+    async def _announced(self, write: Callable[[Session | None], Awaitable[tuple[T, bool]]],
+                         announce: Sequence[Delivery]) -> tuple[T, bool]:
+        """write(session) answers (what it returns, whether it changed anything); announce is stored only with a
+        change: in its transaction on a replica set, just after it on a standalone server (the contract's
+        caveat)."""
+        if not announce or not self.m.replicated:
+            out = await write(None)
+            if out[1]:
+                await store_deliveries(self.m, announce)
+            return out
+
+        async def attempt(s: Session) -> tuple[T, bool]:
+            out = await write(s)
+            if out[1]:
+                await store_deliveries(self.m, announce, s)
+            return out
+
+        client = self.m.client
+        assert client is not None, "store not started"
+        async with client.start_session() as s:
+            with pymongo.timeout(self.m.transaction_timeout_s):
+                done: tuple[T, bool] = await s.with_transaction(attempt)
+        return done
+
+    async def _insert_once(self, name: str, doc: dict[str, Any], s: Session | None) -> dict[str, Any] | None:
+        """Inserts doc unless its _id is stored already: None when it did, else the stored document (left as it
+        was). In a transaction it reads
+        first, as a duplicate key there would abort it (another transaction's insert is a write conflict, which
+        with_transaction retries)."""
+        if s is not None:
+            found: dict[str, Any] | None = await self._c(name).find_one({"_id": doc["_id"]}, DOC_ONLY, session=s)
+            if found is not None:
+                return found
         try:
-            await self._c(ANOMALIES).insert_one(_anomaly_doc(anomaly))
-            return anomaly, True
+            await self._c(name).insert_one(doc, session=s)
+            return None
         except DuplicateKeyError:
-            stored = await self.anomaly_by_id(anomaly.project_id, anomaly.id)
-            assert stored is not None  # anomalies are never deleted
-            return stored, False
+            found = await self._c(name).find_one({"_id": doc["_id"]}, DOC_ONLY)
+            assert found is not None  # anomalies and reports are never deleted
+            return found
+
+    async def insert_anomaly(self, anomaly: Anomaly, announce: Sequence[Delivery] = ()) -> tuple[Anomaly, bool]:
+        async def write(s: Session | None) -> tuple[Anomaly, bool]:
+            found = await self._insert_once(ANOMALIES, _anomaly_doc(anomaly), s)
+            return (anomaly, True) if found is None else (Anomaly.model_validate(found["doc"]), False)
+
+        return await self._announced(write, announce)
 
     async def anomaly_by_id(self, project_id: str, anomaly_id: str) -> Anomaly | None:
         doc = await self._c(ANOMALIES).find_one({"_id": doc_id(project_id, anomaly_id)}, DOC_ONLY)
@@ -118,22 +165,28 @@ class MongoAnomalies:
         total = await self._c(ANOMALIES).count_documents(match) if page.count_total else -1
         return PageResult(items=items[: page.limit], total=total, has_more=len(items) > page.limit)
 
-    async def update_anomaly(self, anomaly: Anomaly, expected: AnomalyStatus) -> bool:
-        result = await self._c(ANOMALIES).replace_one(
-            {"_id": doc_id(anomaly.project_id, anomaly.id), "status": expected.value}, _anomaly_doc(anomaly))
-        return result.matched_count > 0
+    async def update_anomaly(
+        self, anomaly: Anomaly, expected: AnomalyStatus, announce: Sequence[Delivery] = ()
+    ) -> bool:
+        async def write(s: Session | None) -> tuple[None, bool]:
+            result = await self._c(ANOMALIES).replace_one(
+                {"_id": doc_id(anomaly.project_id, anomaly.id), "status": expected.value}, _anomaly_doc(anomaly),
+                session=s)
+            return None, result.matched_count > 0
+
+        return (await self._announced(write, announce))[1]
 
     # -- reports
 
-    async def insert_report(self, report: Report) -> tuple[Report, bool]:
+    async def insert_report(self, report: Report, announce: Sequence[Delivery] = ()) -> tuple[Report, bool]:
         doc = {"_id": doc_id(report.project_id, report.id), "project_id": report.project_id, "id": report.id,
                "period_start": report.period_start, "doc": report.model_dump(mode="json")}
-        try:
-            await self._c(REPORTS).insert_one(doc)
-            return report, True
-        except DuplicateKeyError:
-            found = await self._c(REPORTS).find_one({"_id": doc["_id"]}, DOC_ONLY)
-            return Report.model_validate(found["doc"]), False
+
+        async def write(s: Session | None) -> tuple[Report, bool]:
+            found = await self._insert_once(REPORTS, doc, s)
+            return (report, True) if found is None else (Report.model_validate(found["doc"]), False)
+
+        return await self._announced(write, announce)
 
     async def report_by_id(self, project_id: str, report_id: str) -> Report | None:
         found = await self._c(REPORTS).find_one({"_id": doc_id(project_id, report_id)}, DOC_ONLY)

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from storage.contract import Page, PageResult
@@ -28,6 +29,21 @@ def _webhook_doc(w: Webhook) -> dict[str, Any]:
 
 def _delivery_doc(d: Delivery) -> dict[str, Any]:
     return {"_id": doc_id(d.project_id, d.id), **d.model_dump(mode="python"), "status": d.status.value}
+
+
+async def store_deliveries(
+    mongo: Mongo, deliveries: Sequence[Delivery], session: AsyncClientSession | None = None
+) -> int:
+    """The deliveries whose ids are not stored yet, in the caller's transaction if session is given; how many
+    were new. Upserts that only ever insert: in a transaction a duplicate key would abort it."""
+    new = 0
+    for d in deliveries:
+        doc = _delivery_doc(d)
+        key = doc.pop("_id")
+        result = await mongo.db[DELIVERIES].update_one({"_id": key}, {"$setOnInsert": doc}, upsert=True,
+                                                       session=session)
+        new += result.upserted_id is not None
+    return new
 
 
 def _match(project_id: str, query: DeliveryQuery) -> dict[str, Any]:

@@ -4,13 +4,16 @@ beside the columns its listings filter and sort on (migrations.py V8)."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from storage.contract import Conflict, Page, PageResult
 from storage.contract.anomalies import AnomalyQuery, RuleTriggers
 from storage.models.anomalies import Anomaly, AnomalyRule, AnomalyStatus, Report, UsageRow
+from storage.models.webhooks import Delivery
 from storage.sqlite.database import Database
+from storage.sqlite.webhooks import store_deliveries
 from storage.timeutil import from_ms, to_ms
 
 NEWEST_FIRST = "ORDER BY detected_at DESC, id DESC"
@@ -80,12 +83,13 @@ class SQLiteAnomalies:
 
     # -- anomalies
 
-    async def insert_anomaly(self, anomaly: Anomaly) -> tuple[Anomaly, bool]:
+    async def insert_anomaly(self, anomaly: Anomaly, announce: Sequence[Delivery] = ()) -> tuple[Anomaly, bool]:
         def work(db: sqlite3.Connection) -> tuple[Anomaly, bool]:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO anomalies (project_id, id, rule_id, severity, status, detected_at, doc) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)", _anomaly_row(anomaly)).rowcount
             if inserted:
+                store_deliveries(db, announce)
                 return anomaly, True
             (doc,) = db.execute("SELECT doc FROM anomalies WHERE project_id = ? AND id = ?",
                                 (anomaly.project_id, anomaly.id)).fetchone()
@@ -108,22 +112,29 @@ class SQLiteAnomalies:
             ((total,),) = await self.db.fetch(f"SELECT COUNT(*) FROM anomalies WHERE {where}", args)
         return PageResult(items=items[: page.limit], total=total, has_more=len(items) > page.limit)
 
-    async def update_anomaly(self, anomaly: Anomaly, expected: AnomalyStatus) -> bool:
-        (changed,) = await self.db.write([(
-            "UPDATE anomalies SET rule_id = ?, severity = ?, status = ?, detected_at = ?, doc = ? "
-            "WHERE project_id = ? AND id = ? AND status = ?",
-            (*_anomaly_row(anomaly)[2:], anomaly.project_id, anomaly.id, expected.value),
-        )])
-        return changed > 0
+    async def update_anomaly(
+        self, anomaly: Anomaly, expected: AnomalyStatus, announce: Sequence[Delivery] = ()
+    ) -> bool:
+        def work(db: sqlite3.Connection) -> bool:
+            changed = db.execute(
+                "UPDATE anomalies SET rule_id = ?, severity = ?, status = ?, detected_at = ?, doc = ? "
+                "WHERE project_id = ? AND id = ? AND status = ?",
+                (*_anomaly_row(anomaly)[2:], anomaly.project_id, anomaly.id, expected.value)).rowcount
+            if changed:
+                store_deliveries(db, announce)
+            return changed > 0
+
+        return await self.db.run(work)
 
     # -- reports
 
-    async def insert_report(self, report: Report) -> tuple[Report, bool]:
+    async def insert_report(self, report: Report, announce: Sequence[Delivery] = ()) -> tuple[Report, bool]:
         def work(db: sqlite3.Connection) -> tuple[Report, bool]:
             inserted = db.execute(
                 "INSERT OR IGNORE INTO reports (project_id, id, period_start, doc) VALUES (?, ?, ?, ?)",
                 (report.project_id, report.id, to_ms(report.period_start), report.model_dump_json())).rowcount
             if inserted:
+                store_deliveries(db, announce)
                 return report, True
             (doc,) = db.execute("SELECT doc FROM reports WHERE project_id = ? AND id = ?",
                                 (report.project_id, report.id)).fetchone()

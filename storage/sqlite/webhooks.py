@@ -25,6 +25,14 @@ def _delivery_row(d: Delivery) -> tuple[Any, ...]:
             d.model_dump_json())
 
 
+def store_deliveries(db: sqlite3.Connection, deliveries: Sequence[Delivery]) -> int:
+    """In the caller's transaction: the deliveries whose ids are not stored yet; how many were new."""
+    return sum(db.execute(
+        "INSERT OR IGNORE INTO webhook_deliveries (project_id, id, webhook_id, event_id, status, "
+        "next_attempt_at, locked_until, lease_owner, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        _delivery_row(d)).rowcount for d in deliveries)
+
+
 def _where(project_id: str, query: DeliveryQuery) -> tuple[str, list[Any]]:
     clauses, args = ["project_id = ?"], [project_id]
     if query.webhook_id is not None:
@@ -83,14 +91,7 @@ class SQLiteWebhooks:
     async def insert_deliveries(self, deliveries: Sequence[Delivery]) -> int:
         if not deliveries:
             return 0
-
-        def work(db: sqlite3.Connection) -> int:
-            return sum(db.execute(
-                "INSERT OR IGNORE INTO webhook_deliveries (project_id, id, webhook_id, event_id, status, "
-                "next_attempt_at, locked_until, lease_owner, created_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                _delivery_row(d)).rowcount for d in deliveries)
-
-        return await self.db.run(work)
+        return await self.db.run(lambda db: store_deliveries(db, deliveries))
 
     async def delivery_by_id(self, project_id: str, delivery_id: str) -> Delivery | None:
         rows = await self.db.fetch("SELECT doc FROM webhook_deliveries WHERE project_id = ? AND id = ?",

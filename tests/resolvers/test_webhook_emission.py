@@ -1,18 +1,24 @@
-"""The detector's webhooks on the real SQLite store (tests/resolvers/test_detector.py's planted drop): emitted
-before the anomaly is stored, so a crash between the two loses nothing and the rerun stores no second delivery."""
+"""The detector's webhooks on the real SQLite store (tests/resolvers/test_detector.py's planted drop): stored in
+the transaction that stores what they announce, so a fault keeps both or neither, a rerun stores no second
+delivery, and a resolution that loses its compare-and-set announces nothing."""
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from typing import Any
 
+import orjson
 import pytest
 
+from resolvers.anomalies.service import acknowledge
 from resolvers.core.services import Services
 from resolvers.jobs.anomalies import detect
 from resolvers.webhooks import ids
-from storage.contract import DeliveryQuery, Page, StoreUnavailable
+from storage.contract import DeliveryQuery, Page
+from storage.models.anomalies import AnomalyStatus
 from storage.models.webhooks import Delivery, Webhook
-from tests.resolvers.test_detector import NOW, P, anomalies, services  # noqa: F401  (the fixture)
+from tests.resolvers.test_detector import NOW, D, P, anomalies, plant, services  # noqa: F401  (the fixture)
 
 EVERY = Page(limit=100, offset=0)
 
@@ -29,24 +35,64 @@ async def deliveries(services: Services) -> list[Delivery]:  # noqa: F811
     return (await services.store.webhooks.find_deliveries(P, DeliveryQuery(), EVERY)).items
 
 
-async def test_a_crash_between_the_event_and_the_anomaly_loses_nothing_and_sends_once(
+def refuse(services: Services, table: str | None) -> None:  # noqa: F811
+    """A real fault in the store, set from another connection to the file: a trigger that makes SQLite refuse
+    any new row of the table (None: drops it)."""
+    conn = sqlite3.connect(services.store.path)  # type: ignore[attr-defined]
+    try:
+        conn.execute(f"CREATE TRIGGER refuse BEFORE INSERT ON {table} BEGIN SELECT RAISE(ABORT, 'refused'); END"
+                     if table else "DROP TRIGGER refuse")
+    finally:
+        conn.close()
+
+
+# The anomaly's row is written first, its deliveries last: a fault at either stores neither.
+@pytest.mark.parametrize("table", ["anomalies", "webhook_deliveries"])
+async def test_a_fault_storing_the_anomaly_or_its_event_stores_neither_and_the_next_pass_both_once(
+        services: Services, table: str) -> None:  # noqa: F811
+    await subscribe(services)
+    refuse(services, table)
+    with pytest.raises(sqlite3.IntegrityError, match="refused"):
+        await detect(services, NOW)
+    assert await anomalies(services) == []
+    assert await deliveries(services) == []  # nothing announces an anomaly that is not stored
+
+    refuse(services, None)
+    (found,) = (await detect(services, NOW + timedelta(minutes=5))).detected  # the next pass
+    (sent,) = await deliveries(services)
+    assert (sent.event, sent.event_id) == ("anomaly.detected", ids.event_id(P, "anomaly.detected", found.id))
+    assert orjson.loads(sent.body)["data"]["id"] == found.id
+    assert (await detect(services, NOW + timedelta(minutes=10))).detected == []  # the same window again
+    assert [d.id for d in await deliveries(services)] == [sent.id]  # still one delivery
+
+
+async def test_a_resolution_lost_to_an_acknowledgement_announces_nothing_until_it_wins(
         services: Services) -> None:  # noqa: F811
     await subscribe(services)
-    domain = services.store.anomalies
+    (found,) = (await detect(services, NOW)).detected
+    await plant(services, D + timedelta(days=1), 20, 20)  # the metric recovers
+    (project,) = await services.store.projects.projects_by_ids([P])
+    store = services.store.anomalies
+    read = store.find_anomalies
 
-    async def crash(*args: object, **kwargs: object) -> None:
-        raise StoreUnavailable("the disk went away")
+    async def read_then_acknowledged(*args: Any, **kwargs: Any) -> Any:
+        page = await read(*args, **kwargs)
+        del store.find_anomalies  # once: between the detector's read and its compare-and-set
+        await acknowledge(services, project, found.id, "ops@example.com", "on it")
+        return page
 
-    domain.insert_anomaly = crash  # type: ignore[method-assign]
-    with pytest.raises(StoreUnavailable):
-        await detect(services, NOW)
-    del domain.insert_anomaly
-    (pending,) = await deliveries(services)  # the event is queued, the anomaly is not stored yet
-    assert await anomalies(services) == []
+    store.find_anomalies = read_then_acknowledged  # type: ignore[method-assign]
+    assert (await detect(services, NOW + timedelta(days=1))).resolved == []  # its compare-and-set lost
+    (stored,) = await anomalies(services)
+    assert stored.status == AnomalyStatus.ACKNOWLEDGED
+    assert [d.event for d in await deliveries(services)] == ["anomaly.detected"]  # no resolution announced
 
-    (found,) = (await detect(services, NOW + timedelta(minutes=5))).detected  # the next pass
-    assert pending.event_id == ids.event_id(P, "anomaly.detected", found.id)
-    assert [d.id for d in await deliveries(services)] == [pending.id]  # still one delivery
+    (resolved,) = (await detect(services, NOW + timedelta(days=1, minutes=5))).resolved  # the next pass wins
+    assert resolved.id == found.id
+    (sent,) = [d for d in await deliveries(services) if d.event == "anomaly.resolved"]
+    data = orjson.loads(sent.body)["data"]
+    assert (data["id"], data["status"], data["acknowledged_by"]) == (found.id, "resolved", "ops@example.com")
+    assert (await anomalies(services))[0].status == AnomalyStatus.RESOLVED
 
 
 async def test_an_anomaly_already_stored_is_not_announced_again(services: Services) -> None:  # noqa: F811

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.contract import AnomalyQuery, Conflict, Page, RuleTriggers
+from storage.contract import AnomalyQuery, Conflict, DeliveryQuery, Page, RuleTriggers
 from storage.models.anomalies import (
     Alert,
     Anomaly,
@@ -23,6 +23,7 @@ from storage.models.anomalies import (
     Severity,
     Threshold,
 )
+from storage.models.webhooks import Delivery
 
 T0 = datetime(2026, 4, 1, 12, 0, tzinfo=UTC)
 P, OTHER = "proj", "other"
@@ -126,6 +127,45 @@ async def test_status_changes_are_compare_and_set(store) -> None:
     assert await store.anomalies.anomaly_by_id(P, "ghost") is None
     found = await store.anomalies.find_anomalies(P, AnomalyQuery(statuses=("acknowledged",)), Page())
     assert [a.id for a in found.items] == ["a1"]  # the status column follows the document
+
+
+def announcement(event: str, subject: str, webhooks: tuple[str, ...] = ("wh_1", "wh_2")) -> list[Delivery]:
+    return [Delivery(project_id=P, id=f"whd_{subject}_{event}_{w}", webhook_id=w, event=event,
+                     event_id=f"evt_{subject}_{event}", body=f'{{"subject":"{subject}"}}', next_attempt_at=T0,
+                     created_at=T0) for w in webhooks]
+
+
+async def test_an_announcement_is_stored_with_the_change_it_announces_and_only_with_it(store) -> None:
+    async def sent(subject: str) -> list[tuple[str, str]]:
+        found = await store.webhooks.find_deliveries(P, DeliveryQuery(), Page(limit=100))
+        return sorted((d.event, d.webhook_id) for d in found.items if d.body == f'{{"subject":"{subject}"}}')
+
+    first = anomaly("a1")
+    assert await store.anomalies.insert_anomaly(first, announcement("anomaly.detected", "a1")) == (first, True)
+    assert await sent("a1") == [("anomaly.detected", "wh_1"), ("anomaly.detected", "wh_2")]
+    again = announcement("anomaly.detected", "a1", ("wh_3",))
+    assert await store.anomalies.insert_anomaly(first, again) == (first, False)  # not new: not announced
+    assert len(await sent("a1")) == 2
+
+    # Five detectors racing on one anomaly, each announcing to its own endpoint: one wins, one is announced.
+    together = await asyncio.gather(*(store.anomalies.insert_anomaly(
+        anomaly("a2"), announcement("anomaly.detected", "a2", (f"wh_{i}",))) for i in range(5)))
+    (winner,) = [i for i, (_, new) in enumerate(together) if new]
+    assert await sent("a2") == [("anomaly.detected", f"wh_{winner}")]
+
+    resolved = first.model_copy(update={"status": AnomalyStatus.RESOLVED, "resolved_at": T0})
+    lost = announcement("anomaly.resolved", "a1")
+    assert await store.anomalies.update_anomaly(resolved, AnomalyStatus.ACKNOWLEDGED, lost) is False
+    assert [e for e, _ in await sent("a1")] == ["anomaly.detected"] * 2  # a lost compare-and-set announces nothing
+    assert await store.anomalies.update_anomaly(resolved, AnomalyStatus.OPEN, lost) is True
+    assert [e for e, _ in await sent("a1")] == ["anomaly.detected"] * 2 + ["anomaly.resolved"] * 2
+
+    report = Report(project_id=P, id="r1", kind="daily", period_start=T0, period_end=T0 + timedelta(days=1),
+                    generated_at=T0 + timedelta(days=1), title="Daily", summary={})
+    assert await store.anomalies.insert_report(report, announcement("report.generated", "r1")) == (report, True)
+    assert await store.anomalies.insert_report(report, announcement("report.generated", "r1", ("wh_9",))) == (
+        report, False)
+    assert await sent("r1") == [("report.generated", "wh_1"), ("report.generated", "wh_2")]
 
 
 async def test_rule_triggers_count_per_rule(store) -> None:
