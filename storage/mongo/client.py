@@ -8,6 +8,7 @@ whose version document is newer than this code is refused.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import re
 from typing import Any
@@ -29,6 +30,7 @@ from storage.mongo.layout import (
     PROJECTS,
     SCHEMA_VERSION,
     SESSIONS,
+    WEBHOOKS,
 )
 
 DEFAULT_DATABASE = "lensgraph"
@@ -95,6 +97,8 @@ class Mongo:
                 f"MongoDB database {self.database_name!r} at {self.hosts} has schema version {version}, newer than "
                 f"this LensGraph's {SCHEMA_VERSION}: upgrade LensGraph"
             )
+        if version < 9:
+            await self._webhook_slots()  # before the unique index on them
         for name, indexes in INDEXES.items():
             await self.db[name].create_indexes(indexes)
         if version < 3:
@@ -115,6 +119,22 @@ class Mongo:
                 {"$set": {"kind": "tracker", "user_id": doc.get("agent_id"), "agent_id": None}},
             )
         await events.update_many({"kind": {"$exists": False}}, {"$set": {"kind": "agent"}})
+
+    async def _webhook_slots(self) -> None:
+        """Version 9: every webhook endpoint from before holds a slot, numbered per project in creation order.
+
+        Idempotent, and deterministic for two processes migrating together: each numbers only endpoints that
+        have no slot yet, with the lowest free slots, and sets a slot only where none is set."""
+        webhooks = self.db[WEBHOOKS]
+        for project_id in await webhooks.distinct("project_id", {"slot": {"$exists": False}}):
+            cursor = webhooks.find({"project_id": project_id}, {"slot": 1}).sort([("created_at", 1), ("id", 1)])
+            docs = await cursor.to_list(None)
+            taken = {d["slot"] for d in docs if "slot" in d}
+            free = (n for n in itertools.count() if n not in taken)
+            for doc in docs:
+                if "slot" not in doc:
+                    await webhooks.update_one({"_id": doc["_id"], "slot": {"$exists": False}},
+                                              {"$set": {"slot": next(free)}})
 
     def _connect(self) -> AsyncMongoClient[dict[str, Any]]:
         options = {k.lower() for k in parse_qs(urlsplit(self.url).query)}

@@ -29,7 +29,9 @@ META = "lensgraph_meta"  # {_id: "schema", version: N}
 # Version 6: revenue attribution, seed 000 (nothing to convert: five new collections and their indexes).
 # Version 7: anomaly detection, seed 001 (nothing to convert: four new collections and their indexes).
 # Version 8: webhooks (nothing to convert: two new collections and their indexes).
-SCHEMA_VERSION = 8
+# Version 9: each webhook endpoint holds a slot, unique per project (MongoWebhooks.create_webhook keeps the
+# per-project limit with it); the endpoints from before are numbered in creation order (Mongo._webhook_slots).
+SCHEMA_VERSION = 9
 # Models leave out the derived _id, and search_text and pending, which only the store itself uses.
 EVENT_PROJECTION = {"_id": 0, "search_text": 0}
 SESSION_PROJECTION = {"_id": 0, "pending": 0}
@@ -132,7 +134,10 @@ INDEXES: dict[str, list[IndexModel]] = {
     REPORTS: [_index("reports_by_period", "project_id", "period_start", "id")],
     QUESTION_USAGE: [_index("question_usage_by_day", "project_id", "day", "user")],
     # The SQLite V9 indexes: the sender's claim (pending and due, any project), listings newest first.
-    WEBHOOKS: [_index("webhooks_by_created", "project_id", "created_at", "id")],
+    WEBHOOKS: [
+        _index("webhooks_by_created", "project_id", "created_at", "id"),
+        _index("webhooks_by_slot", "project_id", "slot", unique=True),
+    ],
     DELIVERIES: [
         _index("deliveries_due", "status", "next_attempt_at"),
         _index("deliveries_by_created", "project_id", "created_at", "id"),

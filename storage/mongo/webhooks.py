@@ -13,7 +13,7 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from storage.contract import Page, PageResult
+from storage.contract import Conflict, Page, PageResult
 from storage.contract.webhooks import DeliveryQuery
 from storage.models.webhooks import Delivery, DeliveryStatus, Webhook
 from storage.mongo.client import Mongo
@@ -21,6 +21,8 @@ from storage.mongo.faults import translated
 from storage.mongo.layout import DELIVERIES, NO_ID, WEBHOOKS, doc_id
 
 DUPLICATE_KEY = 11000
+SLOT_TRIES = 8  # beyond one per slot: endpoints deleted meanwhile free slots that others may take first
+WEBHOOK_PROJECTION = {"_id": 0, "slot": 0}  # the slot is the store's own (create_webhook)
 
 
 def _webhook_doc(w: Webhook) -> dict[str, Any]:
@@ -68,23 +70,37 @@ class MongoWebhooks:
     # -- endpoints
 
     async def create_webhook(self, webhook: Webhook, max_per_project: int) -> bool:
-        # Counted, then inserted: two creations racing at the limit may pass it by one.
-        if await self._c(WEBHOOKS).count_documents({"project_id": webhook.project_id}) >= max_per_project:
-            return False
-        await self._c(WEBHOOKS).insert_one(_webhook_doc(webhook))
-        return True
+        # An endpoint takes one of its project's max_per_project slots, and the unique index webhooks_by_slot
+        # lets one insert take a slot: of two creations racing for the last, one gets a duplicate key, reads
+        # again and finds the project full. A count and an insert could both pass the limit, and a standalone
+        # server has no transaction to join them.
+        for _ in range(max_per_project + SLOT_TRIES):  # each retry follows a slot another creation just took
+            cursor = self._c(WEBHOOKS).find({"project_id": webhook.project_id}, {"_id": 0, "slot": 1})
+            taken = {d.get("slot") for d in await cursor.to_list(None)}
+            free = sorted(set(range(max_per_project)) - taken)
+            if len(taken) >= max_per_project or not free:
+                return False
+            try:
+                await self._c(WEBHOOKS).insert_one({**_webhook_doc(webhook), "slot": free[0]})
+                return True
+            except DuplicateKeyError as exc:
+                if "slot" not in (exc.details or {}).get("keyPattern", {"slot": 1}):
+                    raise
+        raise Conflict(f"endpoints of project {webhook.project_id!r} kept changing; retry")
 
     async def webhook_by_id(self, project_id: str, webhook_id: str) -> Webhook | None:
-        doc = await self._c(WEBHOOKS).find_one({"_id": doc_id(project_id, webhook_id)}, NO_ID)
+        doc = await self._c(WEBHOOKS).find_one({"_id": doc_id(project_id, webhook_id)}, WEBHOOK_PROJECTION)
         return None if doc is None else Webhook.model_validate(doc)
 
     async def list_webhooks(self, project_id: str) -> list[Webhook]:
-        cursor = self._c(WEBHOOKS).find({"project_id": project_id}, NO_ID).sort([("created_at", 1), ("id", 1)])
+        cursor = self._c(WEBHOOKS).find({"project_id": project_id}, WEBHOOK_PROJECTION).sort([("created_at", 1),
+                                                                                             ("id", 1)])
         return [Webhook.model_validate(d) for d in await cursor.to_list(None)]
 
     async def update_webhook(self, webhook: Webhook) -> bool:
-        result = await self._c(WEBHOOKS).replace_one({"_id": doc_id(webhook.project_id, webhook.id)},
-                                                     _webhook_doc(webhook))
+        # $set, not a replacement: the endpoint keeps its slot.
+        result = await self._c(WEBHOOKS).update_one({"_id": doc_id(webhook.project_id, webhook.id)},
+                                                    {"$set": webhook.model_dump()})
         return result.matched_count > 0
 
     async def delete_webhook(self, project_id: str, webhook_id: str) -> bool:

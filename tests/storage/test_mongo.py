@@ -7,6 +7,8 @@ own modules (test_mongo_writes.py, test_mongo_live.py, test_mongo_parity.py).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from pymongo import AsyncMongoClient
 from pymongo.errors import ServerSelectionTimeoutError
@@ -14,6 +16,7 @@ from pymongo.errors import ServerSelectionTimeoutError
 from resolvers.traces.chain import verify
 from resolvers.traces.planner import BatchPlanner
 from storage.contract import SchemaTooNew, StoreUnavailable
+from storage.models.webhooks import Webhook
 from storage.mongo.client import SERVER_SELECTION_MS
 from storage.mongo.layout import (
     ANOMALIES,
@@ -132,7 +135,7 @@ async def test_a_layout_6_database_gains_the_anomaly_collections_and_their_index
     await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 6}})
 
     upgraded = await open_mongo(mongo_server, old.database_name)
-    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 8}
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
     indexes = await upgraded.mongo.db[ANOMALIES].index_information()
     assert indexes["anomalies_by_detected"]["key"] == [("project_id", 1), ("detected_at", 1), ("id", 1)]
     assert await upgraded.anomalies.count_question(P, "2026-04-01", "ann") == 1
@@ -149,11 +152,40 @@ async def test_a_layout_7_database_gains_the_webhook_collections_and_their_index
     await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 7}})
 
     upgraded = await open_mongo(mongo_server, old.database_name)
-    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": 8}
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
     indexes = await upgraded.mongo.db[DELIVERIES].index_information()
     assert indexes["deliveries_due"]["key"] == [("status", 1), ("next_attempt_at", 1)]
     assert await upgraded.webhooks.list_webhooks(P) == []
     assert len(await upgraded.traces.session_chain(P, "s1")) == 2
+
+
+async def test_a_layout_8_database_numbers_its_webhook_endpoints_and_keeps_their_limit(
+    mongo_server: MongoServer, open_mongo: OpenStore
+) -> None:
+    old = await open_mongo(mongo_server)
+    at = datetime(2026, 4, 1, tzinfo=UTC)
+    for i, project in ((2, P), (0, P), (1, P), (0, "other")):  # created out of id order
+        hook = Webhook(project_id=project, id=f"wh_{i}", url=f"https://hooks.example.com/{i}",
+                       events=["anomaly.detected"], secret="whsec_x", updated_at=at,
+                       created_at=at + timedelta(minutes=len(project) + i))
+        assert await old.webhooks.create_webhook(hook, 10)
+    # Layout 8 had no slots and no index on them.
+    await old.mongo.db[WEBHOOKS].drop_index("webhooks_by_slot")
+    await old.mongo.db[WEBHOOKS].update_many({}, {"$unset": {"slot": ""}})
+    await old.mongo.db[META].update_one({"_id": "schema"}, {"$set": {"version": 8}})
+
+    upgraded = await open_mongo(mongo_server, old.database_name)
+    assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
+    docs = await upgraded.mongo.db[WEBHOOKS].find({}, {"_id": 0, "project_id": 1, "id": 1, "slot": 1}).sort(
+        [("project_id", 1), ("slot", 1)]).to_list(None)
+    assert [(d["project_id"], d["slot"], d["id"]) for d in docs] == [
+        ("other", 0, "wh_0"), (P, 0, "wh_0"), (P, 1, "wh_1"), (P, 2, "wh_2")]  # in creation order per project
+    assert (await upgraded.mongo.db[WEBHOOKS].index_information())["webhooks_by_slot"]["unique"] is True
+    extra = Webhook(project_id=P, id="wh_9", url="https://hooks.example.com/9", events=["anomaly.detected"],
+                    secret="whsec_x", created_at=at, updated_at=at)
+    assert not await upgraded.webhooks.create_webhook(extra, 3)  # the three from before hold the limit
+    assert await upgraded.webhooks.create_webhook(extra, 4)
+    assert [w.id for w in await upgraded.webhooks.list_webhooks(P)] == ["wh_9", "wh_0", "wh_1", "wh_2"]
 
 
 async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
@@ -172,7 +204,7 @@ async def test_a_version_1_database_opens_and_is_recorded_as_version_3(
 
     upgraded = await open_mongo(mongo_server, old.database_name)
     assert await upgraded.mongo.db[META].find_one({"_id": "schema"}) == {"_id": "schema", "version": SCHEMA_VERSION}
-    assert SCHEMA_VERSION == 8
+    assert SCHEMA_VERSION == 9
     (moved,) = await upgraded.traces.session_chain(P, "visitor")
     assert (moved.kind, moved.user_id, moved.agent_id) == ("tracker", "user-7", None)
     kinds = {e.kind for e in await upgraded.traces.session_chain(P, "s1")}

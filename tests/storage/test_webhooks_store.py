@@ -58,6 +58,23 @@ async def test_a_project_holds_at_most_its_limit_of_endpoints(store) -> None:
     assert [w.id for w in await store.webhooks.list_webhooks(P)] == ["wh_1", "wh_2"]
 
 
+async def test_creations_racing_for_the_last_endpoints_never_pass_the_limit(store) -> None:
+    for project in ("race1", "race2", "race3"):  # a count-then-insert let 4-8 of 8 in, on every MongoDB round
+        racing = await asyncio.gather(*(store.webhooks.create_webhook(hook(f"wh_{i}", project, minute=i), 3)
+                                        for i in range(8)))
+        assert sorted(racing) == [False] * 5 + [True] * 3, project
+        assert len(await store.webhooks.list_webhooks(project)) == 3
+
+    (first, *_) = await store.webhooks.list_webhooks("race1")
+    assert await store.webhooks.delete_webhook("race1", first.id)  # a deleted endpoint frees its place
+    assert await store.webhooks.create_webhook(hook("wh_b", "race1", minute=30), 3)
+    assert not await store.webhooks.create_webhook(hook("wh_c", "race1", minute=31), 3)
+    changed = hook("wh_b", "race1", minute=30, url="https://hooks.example.com/changed")
+    assert await store.webhooks.update_webhook(changed)  # a change keeps the endpoint's place
+    assert not await store.webhooks.create_webhook(hook("wh_c", "race1", minute=31), 3)
+    assert await store.webhooks.webhook_by_id("race1", "wh_b") == changed
+
+
 async def test_deliveries_are_stored_once_per_id_and_listed_newest_first(store) -> None:
     assert await store.webhooks.insert_deliveries([delivery("d1", minute=1), delivery("d2", minute=2)]) == 2
     again = delivery("d1", minute=5).model_copy(update={"body": '{"changed":true}'})
