@@ -132,9 +132,8 @@ class MongoAnomalies:
 
     async def _insert_once(self, name: str, doc: dict[str, Any], s: Session | None) -> dict[str, Any] | None:
         """Inserts doc unless its _id is stored already: None when it did, else the stored document (left as it
-        was). In a transaction it reads
-        first, as a duplicate key there would abort it (another transaction's insert is a write conflict, which
-        with_transaction retries)."""
+        was). In a transaction it reads first, as a duplicate key there would abort it (another transaction's
+        insert is a write conflict, which with_transaction retries)."""
         if s is not None:
             found: dict[str, Any] | None = await self._c(name).find_one({"_id": doc["_id"]}, DOC_ONLY, session=s)
             if found is not None:
