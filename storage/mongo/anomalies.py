@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import pymongo
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession as Session
 from pymongo.errors import DuplicateKeyError
@@ -123,12 +122,7 @@ class MongoAnomalies:
                 await store_deliveries(self.m, announce, s)
             return out
 
-        client = self.m.client
-        assert client is not None, "store not started"
-        async with client.start_session() as s:
-            with pymongo.timeout(self.m.transaction_timeout_s):
-                done: tuple[T, bool] = await s.with_transaction(attempt)
-        return done
+        return await self.m.in_transaction(attempt)
 
     async def _insert_once(self, name: str, doc: dict[str, Any], s: Session | None) -> dict[str, Any] | None:
         """Inserts doc unless its _id is stored already: None when it did, else the stored document (left as it

@@ -11,10 +11,13 @@ import asyncio
 import itertools
 import os
 import re
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import pymongo
 from pymongo import AsyncMongoClient
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import OperationFailure, PyMongoError, ServerSelectionTimeoutError
 
 from storage.contract.common import SchemaTooNew, StoreReadOnly, StoreUnavailable
@@ -32,6 +35,8 @@ from storage.mongo.layout import (
     SESSIONS,
     WEBHOOKS,
 )
+
+T = TypeVar("T")
 
 DEFAULT_DATABASE = "lensgraph"
 DATABASE_ENV = "LENSGRAPH_MONGODB_DB"
@@ -162,6 +167,16 @@ class Mongo:
         retry a conflict or an election, short enough that an unreachable server is soon a 503."""
         assert self.client is not None
         return 2 * float(self.client.options.server_selection_timeout)
+
+    async def in_transaction(self, attempt: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
+        """attempt(session) in one multi-document transaction (a replica set or sharded cluster), retried on
+        transient errors as with_transaction does: for up to 120 s, an unreachable server included, so it is
+        bounded by transaction_timeout_s and the client hears 503 while it still waits."""
+        assert self.client is not None, "store not started"
+        async with self.client.start_session() as s:
+            with pymongo.timeout(self.transaction_timeout_s):
+                done: T = await s.with_transaction(attempt)
+        return done
 
     async def check_writes(self) -> None:
         """StoreReadOnly while the server it would write to is not a writable primary (an election)."""

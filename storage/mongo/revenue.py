@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-import pymongo
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
@@ -104,12 +103,7 @@ class MongoRevenue:
             await self.m.idempotency.insert_one(answer.model_dump(), session=s)
             return Created(record, answer)
 
-        client = self.m.client
-        assert client is not None, "store not started"
-        async with client.start_session() as s:
-            with pymongo.timeout(self.m.transaction_timeout_s):
-                created: Created[R] = await s.with_transaction(attempt)
-        return created
+        return await self.m.in_transaction(attempt)
 
     async def _insert(self, record: RevenueRecord, s: AsyncClientSession | None) -> None:
         try:

@@ -45,7 +45,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import pymongo
 from pymongo import ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import BulkWriteError, DuplicateKeyError
@@ -185,13 +184,7 @@ class MongoTraces(TraceReads):
                 raise
             return prepared
 
-        client = self.m.client
-        assert client is not None, "store not started"
-        async with client.start_session() as s:
-            # with_transaction retries transient errors for up to 120 s, an unreachable server included:
-            # bounded here, so the client hears 503 while it still waits.
-            with pymongo.timeout(self.m.transaction_timeout_s):
-                prepared = await s.with_transaction(attempt)
+        prepared = await self.m.in_transaction(attempt)
         if isinstance(prepared, IdempotentResponse):
             progress.replay = prepared
             return

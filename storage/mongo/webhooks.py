@@ -11,7 +11,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.client_session import AsyncClientSession
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from storage.contract import Conflict, Page, PageResult
 from storage.contract.webhooks import DeliveryQuery
@@ -20,7 +20,6 @@ from storage.mongo.client import Mongo
 from storage.mongo.faults import translated
 from storage.mongo.layout import DELIVERIES, NO_ID, WEBHOOKS, doc_id
 
-DUPLICATE_KEY = 11000
 SLOT_TRIES = 8  # beyond one per slot: endpoints deleted meanwhile free slots that others may take first
 WEBHOOK_PROJECTION = {"_id": 0, "slot": 0}  # the slot is the store's own (create_webhook)
 
@@ -111,18 +110,7 @@ class MongoWebhooks:
     # -- deliveries
 
     async def insert_deliveries(self, deliveries: Sequence[Delivery]) -> int:
-        if not deliveries:
-            return 0
-        try:
-            result = await self._c(DELIVERIES).insert_many([_delivery_doc(d) for d in deliveries], ordered=False)
-            return len(result.inserted_ids)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return int(exc.details.get("nInserted", 0))
-        except DuplicateKeyError:
-            return 0
+        return await store_deliveries(self.m, deliveries)
 
     async def delivery_by_id(self, project_id: str, delivery_id: str) -> Delivery | None:
         doc = await self._c(DELIVERIES).find_one({"_id": doc_id(project_id, delivery_id)}, NO_ID)
