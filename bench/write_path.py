@@ -18,8 +18,13 @@ executemany INSERT, session upsert), against a fresh file per variant:
   fts-per-batch-detail-none  the same (detail=none is what every version since used)
   no-fts        no FTS table at all (the floor for the remaining indexes)
   no-fts-min-ix no FTS, and only the events indexes that uniqueness needs
+  ids-in-order  the schema as it is, with each event's id replaced by an ascending one of the same
+                length: what ids that arrive in random order (seed 002's client-made UUIDs) cost the
+                unique index, whose inserts then land on a different page each
 and, for comparison, the real SQLiteStore.commit_batch end to end (planner, row
-building and aiosqlite's thread hops included), one batch at a time.
+building and aiosqlite's thread hops included), with --in-flight batches at a time
+(default 1 and 8: with 8, the writer's group commit shares transactions as under
+HTTP load; the batches are validated before the clock starts).
 These are measurements of alternatives, not changes: the project's code is untouched.
 """
 
@@ -200,8 +205,29 @@ def sqlite_write(variant: str, event_rows: list[list[tuple]], session_rows: list
     return totals
 
 
-def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dict[str, float]:
-    """The real SQLiteStore.commit_batch, one batch at a time (planner and aiosqlite hops included)."""
+def _names(columns: str) -> list[str]:
+    return [c.strip() for c in columns.split(",")]
+
+
+def ids_in_order(event_rows: list[list[tuple]]) -> list[list[tuple]]:
+    """The rows with each id replaced by an ascending one of the same length (the ids-in-order variant)."""
+    from storage.sqlite import rows as store_sqlite
+
+    at = _names(getattr(store_sqlite, "INSERT_EVENT_COLUMNS", None) or store_sqlite.EVENT_COLUMNS).index("id")
+    n = 0
+    out = []
+    for batch in event_rows:
+        rows = []
+        for row in batch:
+            n += 1
+            rows.append((*row[:at], str(n).zfill(len(row[at])), *row[at + 1 :]))
+        out.append(rows)
+    return out
+
+
+def store_commit(fmt: str, bodies: list[bytes], in_flight: int = 1, project: str = "default") -> dict[str, float]:
+    """The real SQLiteStore.commit_batch, in_flight batches at a time (planner and aiosqlite hops included;
+    above 1, the writer groups what is queued into shared transactions, as it does under HTTP load)."""
     import asyncio
 
     from resolvers.traces.event_types import validate_events
@@ -219,17 +245,21 @@ def store_commit(fmt: str, bodies: list[bytes], project: str = "default") -> dic
         return translate(project, data["events"], now_ms(), 10_000)
 
     async def go() -> dict[str, float]:
+        batches = [items_of(body) for body in bodies]  # untimed
         with tempfile.TemporaryDirectory(prefix="lensgraph-wp-") as tmp:
             store = SQLiteStore(Path(tmp) / "s.db", readers=1)
             await store.start()
-            spent = 0.0
-            try:
-                for body in bodies:
-                    items = items_of(body)  # untimed
+
+            async def commit_next() -> None:
+                while batches:
+                    items = batches.pop(0)
                     planner = BatchPlanner(project, {i.event.id: i.hint for i in items if i.hint is not None})
-                    t0 = time.perf_counter()
                     await store.traces.commit_batch(project, [i.event for i in items], planner)
-                    spent += time.perf_counter() - t0
+
+            try:
+                t0 = time.perf_counter()
+                await asyncio.gather(*(commit_next() for _ in range(in_flight)))
+                spent = time.perf_counter() - t0
             finally:
                 await store.close()
             return {"total": spent}
@@ -246,12 +276,18 @@ def main() -> int:
     p.add_argument("--format", choices=("typed", "sdk", "both"), default="both")
     p.add_argument(
         "--variants", nargs="+", default=["as-is", "fts-per-batch", "fts-per-batch-detail-none", "no-fts", "no-fts-min-ix"],
-        choices=["as-is", "fts-per-batch", "fts-per-batch-detail-none", "no-fts", "no-fts-min-ix"],
+        choices=["as-is", "fts-per-batch", "fts-per-batch-detail-none", "no-fts", "no-fts-min-ix", "ids-in-order"],
+    )  # fmt: skip
+    p.add_argument(
+        "--in-flight", nargs="+", type=int, default=[1, 8], metavar="K",
+        help="time store.commit_batch with K batches at a time, for each K given (default: 1 8)",
     )  # fmt: skip
     p.add_argument("--no-store", action="store_true", help="skip timing the real SQLiteStore.commit_batch")
     args = p.parse_args()
     if not 1 <= args.events <= 500_000:
         p.error("-n must be 1..500000")
+    if not all(1 <= k <= 64 for k in args.in_flight):
+        p.error("--in-flight must be 1..64")
     sys.path.insert(0, str(Path(args.repo).resolve()))
     from ingest import build_sdk, build_typed
 
@@ -274,18 +310,21 @@ def main() -> int:
              "ms_per_batch": round(python_total / len(w.bodies) * 1e3, 2), "share": "100%"}
         )  # fmt: skip
         for variant in args.variants:
-            t = sqlite_write(variant, event_rows, session_rows, "default")
+            if variant == "ids-in-order":
+                t = sqlite_write("as-is", ids_in_order(event_rows), session_rows, "default")
+            else:
+                t = sqlite_write(variant, event_rows, session_rows, "default")
             row = {"format": fmt, "variant": variant, "events_s": round(w.events / t["total"], 0),
                    "ms_per_batch": round(t["total"] / len(w.bodies) * 1e3, 2)}  # fmt: skip
             for key in ("a select existing ids", "b insert events (executemany)", "b2 fts insert (one statement)", "c upsert sessions", "d commit"):
                 row[key.split(" ")[0] + "_ms"] = round(t.get(key, 0.0) / len(w.bodies) * 1e3, 2)
             row["db_MB"] = round(t["db_mb"], 1)
             sql_rows.append(row)
-        if not args.no_store:
-            t = store_commit(fmt, w.bodies)
+        for in_flight in [] if args.no_store else args.in_flight:
+            t = store_commit(fmt, w.bodies, in_flight)
             sql_rows.append(
-                {"format": fmt, "variant": "store.commit_batch (as-is, incl. plan+rows)", "events_s": round(w.events / t["total"], 0),
-                 "ms_per_batch": round(t["total"] / len(w.bodies) * 1e3, 2)}
+                {"format": fmt, "variant": f"store.commit_batch, {in_flight} in flight (incl. plan+rows)",
+                 "events_s": round(w.events / t["total"], 0), "ms_per_batch": round(t["total"] / len(w.bodies) * 1e3, 2)}
             )  # fmt: skip
     print()
     print_table(stage_rows, title="Python stages (single thread, per event and per batch):")
