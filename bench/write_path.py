@@ -205,15 +205,12 @@ def sqlite_write(variant: str, event_rows: list[list[tuple]], session_rows: list
     return totals
 
 
-def _names(columns: str) -> list[str]:
-    return [c.strip() for c in columns.split(",")]
-
-
 def ids_in_order(event_rows: list[list[tuple]]) -> list[list[tuple]]:
     """The rows with each id replaced by an ascending one of the same length (the ids-in-order variant)."""
     from storage.sqlite import rows as store_sqlite
 
-    at = _names(getattr(store_sqlite, "INSERT_EVENT_COLUMNS", None) or store_sqlite.EVENT_COLUMNS).index("id")
+    columns = getattr(store_sqlite, "INSERT_EVENT_COLUMNS", None) or store_sqlite.EVENT_COLUMNS  # --repo may be older
+    at = [c.strip() for c in columns.split(",")].index("id")
     n = 0
     out = []
     for batch in event_rows:
@@ -229,6 +226,7 @@ def store_commit(fmt: str, bodies: list[bytes], in_flight: int = 1, project: str
     """The real SQLiteStore.commit_batch, in_flight batches at a time (planner and aiosqlite hops included;
     above 1, the writer groups what is queued into shared transactions, as it does under HTTP load)."""
     import asyncio
+    import collections
 
     from resolvers.traces.event_types import validate_events
     from resolvers.traces.planner import BatchPlanner
@@ -245,14 +243,14 @@ def store_commit(fmt: str, bodies: list[bytes], in_flight: int = 1, project: str
         return translate(project, data["events"], now_ms(), 10_000)
 
     async def go() -> dict[str, float]:
-        batches = [items_of(body) for body in bodies]  # untimed
+        batches = collections.deque(items_of(body) for body in bodies)  # untimed
         with tempfile.TemporaryDirectory(prefix="lensgraph-wp-") as tmp:
             store = SQLiteStore(Path(tmp) / "s.db", readers=1)
             await store.start()
 
             async def commit_next() -> None:
                 while batches:
-                    items = batches.pop(0)
+                    items = batches.popleft()
                     planner = BatchPlanner(project, {i.event.id: i.hint for i in items if i.hint is not None})
                     await store.traces.commit_batch(project, [i.event for i in items], planner)
 
