@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.errors import DuplicateKeyError
 
@@ -36,15 +36,15 @@ async def store_deliveries(
     mongo: Mongo, deliveries: Sequence[Delivery], session: AsyncClientSession | None = None
 ) -> int:
     """The deliveries whose ids are not stored yet, in the caller's transaction if session is given; how many
-    were new. Upserts that only ever insert: in a transaction a duplicate key would abort it."""
-    new = 0
+    were new. Upserts that only ever insert (in a transaction a duplicate key would abort it), sent together."""
+    if not deliveries:
+        return 0
+    upserts = []
     for d in deliveries:
         doc = _delivery_doc(d)
-        key = doc.pop("_id")
-        result = await mongo.db[DELIVERIES].update_one({"_id": key}, {"$setOnInsert": doc}, upsert=True,
-                                                       session=session)
-        new += result.upserted_id is not None
-    return new
+        upserts.append(UpdateOne({"_id": doc.pop("_id")}, {"$setOnInsert": doc}, upsert=True))
+    result = await mongo.db[DELIVERIES].bulk_write(upserts, ordered=False, session=session)
+    return result.upserted_count
 
 
 def _match(project_id: str, query: DeliveryQuery) -> dict[str, Any]:
