@@ -26,6 +26,7 @@ from typing import Any
 from resolvers.analytics import engine
 from resolvers.core.errors import InputError, Problem
 from resolvers.core.services import Services
+from resolvers.revenue.service import check_references
 from storage.contract import RecordQuery
 from storage.models.analytics import AnalyticsQuery, Filter, GroupBy, Metric, Ref
 from storage.models.revenue import Goal
@@ -167,6 +168,8 @@ async def totals(
 ) -> list[Total]:
     if by not in GROUPS:
         raise InputError(Problem("groupBy", f"one of {', '.join(GROUPS)}"))
+    if query is not None:
+        check_references(query)
     rows = await _sums(services, project_id, GROUPS[by], query or RecordQuery())
     if by in ("day", "week", "month"):
         return _rolled([(_period(k, by), c, n, amount) for k, c, n, amount in rows])

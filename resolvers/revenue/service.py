@@ -172,10 +172,15 @@ async def get(services: Services, project_id: str, kind: type[R], record_id: str
     return found[0]
 
 
-async def find(services: Services, project_id: str, kind: type[R], query: RecordQuery, page: Page) -> PageResult[R]:
+def check_references(query: RecordQuery) -> None:
+    """A filter naming a record by an id that cannot be one is refused ("Invalid ID"), as on a path."""
     for name, value in query.where.items():
         if name in REFERENCES and isinstance(value, str):
             (check_agent_id if REFERENCES[name] in ("agent", "event") else check_id)(value, _camel(name))
+
+
+async def find(services: Services, project_id: str, kind: type[R], query: RecordQuery, page: Page) -> PageResult[R]:
+    check_references(query)
     return await services.store.revenue.find_records(kind, project_id, query, page)
 
 
