@@ -9,16 +9,18 @@ use (mypy holds the handlers to the TypedDicts; pydantic turns both into JSON Sc
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import TypeAdapter
+from pydantic import Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
 from graph.rest.auth import PUBLIC
 from graph.rest.http import Handler
+from resolvers.core.bounds import MAX_OFFSET
 
 OPENAPI_VERSION = "3.1.0"
 REF = "#/components/schemas/{model}"
@@ -31,6 +33,10 @@ RATE_LIMITED = "Too many requests in the current window; Retry-After says when t
 UNAUTHORIZED = "No valid credential for this route"
 BAD_REQUEST = "The request is malformed or a field is invalid; the body names what is wrong"
 TOO_LARGE = "The body exceeds the server's size limit"
+NO_PROJECT = "No such project, or not one the caller may use"
+
+# The offset every family's pages take (graph/rest/http.query_int refuses more than MAX_OFFSET).
+Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +48,7 @@ class Param:
     required: bool = False
     default: Any = _UNSET
     enum: tuple[str, ...] = ()  # for comma-list parameters: the values each item may take
+    names_project: bool = False  # the operation answers 404 when it names no project the caller may use
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +118,10 @@ def _security(spec: Spec, op: Operation) -> list[dict[str, list[str]]]:
 
 def _parameter(param: Param, schema: dict[str, Any]) -> dict[str, Any]:
     if param.enum:
+        # As http.query_list reads it: items split on commas, blanks around them and empty items ignored.
+        item = r"\s*(?:" + "|".join(re.escape(v) for v in param.enum) + r")?\s*"
         schema = {"type": "string", "description": "one or more of these, comma-separated",
-                  "examples": [",".join(param.enum[:2])]}
+                  "pattern": f"^{item}(?:,{item})*$", "examples": [",".join(param.enum[:2])]}
     if param.default is not _UNSET:
         schema = {**schema, "default": param.default}
     return {
@@ -173,6 +182,8 @@ def build_document(spec: Spec, prefix: str = "/") -> dict[str, Any]:
             errors.setdefault(400, BAD_REQUEST)
         if op.body is not None:
             errors.setdefault(413, TOO_LARGE)
+        if any(p.names_project for p in op.params):
+            errors.setdefault(404, NO_PROJECT)
         if security:
             errors.setdefault(401, UNAUTHORIZED)
         errors.setdefault(429, RATE_LIMITED)

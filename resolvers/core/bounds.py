@@ -20,6 +20,7 @@ MAX_TOKENS = 10**12
 MAX_COST_USD = 10**6
 MAX_DURATION_MS = 10**12  # about 31 years
 MAX_OFFSET = 10**9
+MAX_PROJECT_REF = 200  # a project id or name, as a request names it (seed 001's account_id, seed 000's project)
 # orjson writes documents up to 255 levels deep; agent payloads need far fewer.
 MAX_JSON_DEPTH = 64
 
@@ -42,6 +43,7 @@ Instant = Annotated[datetime, Field(strict=False), AfterValidator(to_instant)]
 Tokens = Annotated[int, Field(ge=0, le=MAX_TOKENS)]
 CostUsd = Annotated[float, Field(ge=0, le=MAX_COST_USD)]
 DurationMs = Annotated[float, Field(ge=0, le=MAX_DURATION_MS)]
+ProjectRef = Annotated[str, Field(min_length=1, max_length=MAX_PROJECT_REF)]
 
 
 def json_problem(value: Any, limit: int = MAX_JSON_DEPTH, *, integers: bool = True) -> str | None:

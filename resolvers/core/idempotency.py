@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
+
+from pydantic import Field
 
 from resolvers.core.errors import InputError, Problem
 from storage.contract import Claim, CommitResult, Conflict
@@ -22,6 +24,8 @@ from storage.timeutil import now_ms
 
 HEADER = "Idempotency-Key"
 MAX_KEY = 255
+# The key as documented: printable ASCII, which every client sends (check_key takes any printable text).
+KeyHeader = Annotated[str, Field(pattern=f"^[\\x20-\\x7e]{{1,{MAX_KEY}}}$")]
 
 R = TypeVar("R")
 # (result of the guarded write) -> (status, body, content type) remembered for the key

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from typing import Annotated
 
+from pydantic import Field
 from ulid import ULID
 
 from resolvers.core.errors import InputError, Problem
@@ -18,6 +20,7 @@ ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"  # no 0, 
 LENGTH = 22
 PATTERN = re.compile(f"[{ALPHABET}]{{{LENGTH}}}")
 INVALID_ID = "Invalid ID"
+ShortId = Annotated[str, Field(pattern=f"^{PATTERN.pattern}$")]  # for the documents: what is not one is refused
 # Agents are named by the SDKs that send their events: any printable id up to this long.
 MAX_AGENT_ID = 256
 

@@ -112,6 +112,83 @@ async def test_documented_examples_match_request_schemas(api: Api, slug: str) ->
                 assert content["examples"][example.name]["value"] == example.body
 
 
+def _probes(schema: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A value the parameter's schema allows and one it refuses, for the constraints the server enforces by
+    refusing (limits are clamped instead, so their maximum is not probed)."""
+    if "pattern" in schema:
+        good = schema.get("examples", ["5mczBhCjbBgoWwf6Vbp5sC"])[0]  # a comma list's example, or a short id
+        return good, "!"
+    if schema.get("format") == "date-time":
+        return "2025-01-01T00:00:00Z", "last tuesday"
+    if "maxLength" in schema:
+        return None, "x" * (schema["maxLength"] + 1)
+    return None, None
+
+
+@pytest.mark.parametrize("slug", sorted(SPECS))
+async def test_documented_query_constraints_are_the_servers(api: Api, slug: str) -> None:
+    """What a list's query parameters are documented to take is what the server takes: a value the schema
+    allows is answered (200), one it refuses gets a 400 naming the parameter. Offsets past the documented
+    maximum are refused too."""
+    prefix, spec = SPECS[slug]
+    doc = await _document(api, slug)
+    probed = 0
+    for op in spec.operations:
+        base = next((ex for ex in op.examples if ex.status == 200 and not ex.path and ex.body is None), None)
+        if op.method != "GET" or base is None or op.media == EVENT_STREAM:
+            continue
+        for param in doc["paths"][op.path]["get"].get("parameters", []):
+            if param["in"] != "query":
+                continue
+            schema = param["schema"]
+            good, bad = _probes(schema)
+            if param["name"] == "offset":
+                good, bad = str(schema["maximum"]), str(schema["maximum"] + 1)
+            validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+            url = _url(prefix, op.path, {})
+            where = f"GET {url} {param['name']}"
+            if good is not None:
+                assert validator.is_valid(int(good) if schema.get("type") == "integer" else good), where
+                resp = await api.client.get(url, params={**base.query, param["name"]: good})
+                assert resp.status == 200, f"{where}={good!r}: {resp.status} {await resp.text()}"
+            if bad is not None:
+                assert not validator.is_valid(int(bad) if schema.get("type") == "integer" else bad), where
+                resp = await api.client.get(url, params={**base.query, param["name"]: bad})
+                assert resp.status == 400, f"{where}={bad!r}: {resp.status} {await resp.text()}"
+                text = await resp.text()  # seed 000 answers a malformed id with its documented bare "Invalid ID"
+                assert param["name"] in text or (slug == "lensai" and '"code":"Invalid ID"' in text), f"{where}: {text}"
+                probed += 1
+    assert probed, f"{slug}: no constrained query parameter was probed"
+
+
+async def test_seed_000_creates_document_the_fields_they_require(api: Api) -> None:
+    """A create's documented body requires what the server requires: an empty body is refused exactly where
+    the schema refuses it, naming the missing field, and a body with just the required fields is created."""
+    doc = await _document(api, "lensai")
+    required_seen = set()
+    for path, item in doc["paths"].items():
+        if "post" not in item or "{" in path:
+            continue
+        schema = item["post"]["requestBody"]["content"]["application/json"]["schema"]
+        validator = _validator(doc, schema)
+        resolved = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+        required = resolved.get("required", [])
+        required_seen.update(required)
+        prefix = SPECS["lensai"][0].rstrip("/")
+        resp = await api.client.post(prefix + path, json={})
+        text = await resp.text()
+        if validator.is_valid({}):
+            assert resp.status == 201, f"POST {path} {{}}: {resp.status} {text}"
+        else:
+            assert resp.status == 400 and f"{required[0]}: is required" in text, f"POST {path} {{}}: {text}"
+        minimal = {name: {"amount": "12.5"}.get(name, "minimal") for name in required}
+        assert validator.is_valid(minimal), path
+        created = await api.client.post(prefix + path, json=minimal)
+        assert created.status == 201, f"POST {path} {minimal}: {await created.text()}"
+        assert {k: (await created.json())[k] for k in minimal} == minimal
+    assert required_seen == {"amount", "name"}
+
+
 async def test_agent_analytics_answers_carry_typed_values(api: Api) -> None:
     """Values, not only shapes: the documented create/find-again sequence on projects."""
     created = await api.client.post("/agent-analytics/projects", json={"name": "typed"})

@@ -63,7 +63,7 @@ from graph.rest.client import client_address, client_country
 from graph.rest.http import json_response, query_int, read_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PRINCIPAL, PROJECT, SERVICES
-from graph.rest.openapi import EVENT_STREAM, Example, Operation, Param, Spec
+from graph.rest.openapi import EVENT_STREAM, Example, Offset, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
 from resolvers.analytics.context import product_context
@@ -335,7 +335,6 @@ class TrackBatchIn(TypedDict):
 ADMIN = ("ApiKey",)  # secret keys: an account's, a project's, or the admin key (LENSGRAPH_API_KEY)
 TRACKER_AUTH = ("ProjectToken", "ApiKey")
 Limit = Annotated[int, Field(ge=1, le=1000)]
-Offset = Annotated[int, Field(ge=0)]
 ID = Param("id", "path", "The project's id")
 TOKEN = Param("token", "query", "The project's public token (browser trackers), checked against its allowed origins")
 TRACKED = {"event": "signup", "user_id": "user-42", "session_id": "web-1",

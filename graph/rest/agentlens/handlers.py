@@ -40,10 +40,11 @@ from graph.rest.auth import public, x_api_key
 from graph.rest.http import json_response, read_events_json
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
-from graph.rest.openapi import Example, Operation, Param, Spec
+from graph.rest.openapi import Example, Offset, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from resolvers.core.bounds import DurationMs, Instant, Tokens
 from resolvers.core.errors import InputError, Problem, from_pydantic
+from resolvers.core.idempotency import KeyHeader
 from resolvers.core.ids import new_uuid
 from resolvers.traces.event_types import unsealed_event
 from resolvers.traces.export import CSV_COLUMNS
@@ -223,7 +224,6 @@ SDK_BATCH = {"events": [
 ]}
 SESSION_PATH = {"id": "sess-doc-1"}
 Limit = Annotated[int, Field(ge=0, le=200)]
-Offset = Annotated[int, Field(ge=0)]
 
 OPERATIONS = (
     Operation("GET", "/health", health, "Liveness of the backend", {200: (HealthOut, "Up")},
@@ -235,7 +235,7 @@ OPERATIONS = (
         description="Every field of an event is optional; fields the seed does not name stay in the event's "
                     "payload. session_start needs agent_name and session_id; session_end's status is "
                     "completed or error. Send Idempotency-Key to make retries safe.",
-        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once"),),
+        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once", KeyHeader),),
         errors={409: "The Idempotency-Key was used with a different batch"},
         examples=(
             Example("session", 200, body=SDK_BATCH),

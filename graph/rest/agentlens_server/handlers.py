@@ -35,10 +35,12 @@ from graph.rest.http import (
 )
 from graph.rest.idempotency import ingest_once
 from graph.rest.keys import PROJECT, SERVICES
-from graph.rest.openapi import Example, Operation, Param, Spec
+from graph.rest.openapi import Example, Offset, Operation, Param, Spec
 from graph.rest.ratelimit import Rule
 from graph.rest.sse import stream_events, stream_filter
+from resolvers.core.bounds import Instant
 from resolvers.core.errors import InputError, Problem
+from resolvers.core.idempotency import KeyHeader
 from resolvers.traces.event_types import EVENT_TYPES, SEVERITIES, EventIn
 from resolvers.traces.ingest import typed_items
 from resolvers.traces.reads import find_event_records, find_sessions, get_event, get_session, timeline_wire
@@ -201,14 +203,13 @@ TYPED_BATCH = {"events": [
      "payload": {"toolName": "search", "callId": "call-1", "error": "timeout", "durationMs": 1200}},
 ]}
 Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT)]
-Offset = Annotated[int, Field(ge=0)]
 PAGE = (
     Param("limit", "query", f"Page size (at most {MAX_LIMIT})", Limit, default=50),
     Param("offset", "query", "Items to skip", Offset, default=0),
 )
 RANGE = (
-    Param("from", "query", "Only from this instant (ISO 8601)"),
-    Param("to", "query", "Only up to this instant (ISO 8601)"),
+    Param("from", "query", "Only from this instant (ISO 8601)", Instant),
+    Param("to", "query", "Only up to this instant (ISO 8601)", Instant),
 )
 ID = Param("id", "path", "The id")
 
@@ -221,7 +222,7 @@ OPERATIONS = (
         body=EventsIn,
         description="eventType is one of: " + ", ".join(EVENT_TYPES) + "; its payload is checked against "
                     "that type's fields. The batch is all or nothing. Send Idempotency-Key to make retries safe.",
-        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once"),),
+        params=(Param("Idempotency-Key", "header", "Makes a retried batch count once", KeyHeader),),
         errors={409: "The Idempotency-Key was used with a different batch"},
         examples=(
             Example("session", 201, body=TYPED_BATCH),

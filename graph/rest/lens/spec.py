@@ -24,22 +24,23 @@ from graph.rest.lens.wire import (
     UsageOut,
     envelope,
 )
-from graph.rest.openapi import Example, Operation, Param, Spec
+from graph.rest.openapi import Example, Offset, Operation, Param, Spec
 from resolvers.anomalies.rules import RuleIn, RulePatch
 from resolvers.anomalies.service import DismissIn, NoteIn
 from resolvers.assistant.service import ChatIn
+from resolvers.core.bounds import ProjectRef
 from resolvers.webhooks.service import WebhookIn, WebhookPatch
 
 Limit = Annotated[int, Field(ge=1)]
-Offset = Annotated[int, Field(ge=0)]
 ACCOUNT = Param("account_id", "query", "The account: a project id or name (an account key may give its account's "
-                                       "id); default the key's own project")
+                                       "id); default the key's own project", ProjectRef, names_project=True)
 PAGE = (Param("limit", "query", f"Max results (default {DEFAULT_LIMIT}, at most {MAX_LIMIT})", Limit,
               default=DEFAULT_LIMIT),
         Param("offset", "query", "Pagination offset", Offset, default=0))
 ANOMALY = Param("anomaly_id", "path", "The anomaly's id (anom_...)")
 RULE = Param("rule_id", "path", "The rule's id (a system rule's name, or custom_rule_NNN)")
 MISSING = {404: "No such anomaly or rule in this account"}
+NO_ACCOUNT = {404: "The body's account_id names no project the caller may use"}
 GOOD_RULE = {"name": "High-Value Orders Drop", "metric": {"type": "count", "event": "conversion",
              "filters": [{"field": "amount", "operator": "greater_than", "value": 500}]},
              "comparison": {"type": "vs_previous_7_days"}, "threshold": {"direction": "decrease", "percentage": 30},
@@ -59,16 +60,18 @@ OPERATIONS = (
               {200: (envelope("ChatOut", ChatAnswerOut, usage=ChatUsageOut),
                      "The answer and this month's usage; the header X-LENS-Phrased-By names the model that worded "
                      "the text, if one did")},
-              body=ChatIn, errors={400: "INVALID_QUESTION (with suggestions), or a malformed body",
+              body=ChatIn, errors={**NO_ACCOUNT, 400: "INVALID_QUESTION (with suggestions), or a malformed body",
                                    429: "QUESTION_LIMIT_EXCEEDED, or RATE_LIMIT_EXCEEDED",
                                    415: "The body is not application/json"},
               examples=(Example("answered", 200, body={"account_id": "default",
                                                        "question": "How many sessions last week?"}),
                         Example("vague", 400, body={"account_id": "default", "question": "hello there"}),
-                        Example("no_account", 400, body={"question": "How many sessions last week?"}))),
+                        Example("no_account", 400, body={"question": "How many sessions last week?"}),
+                        Example("unknown_account", 404, body={"account_id": "no-such-account",
+                                                              "question": "How many sessions last week?"}))),
     Operation("GET", "/anomalies", handlers.list_anomalies, "List detected anomalies, newest first",
               {200: (envelope("AnomalyListOut", list[AnomalySummaryOut], paginated=True), "One page and the total")},
-              params=(Param("account_id", "query", ACCOUNT.description, required=True),
+              params=(Param("account_id", "query", ACCOUNT.description, ProjectRef, required=True, names_project=True),
                       Param("date_range", "query", "detected in: today, yesterday, last_24_hours, last_N_days, "
                                                    "this_week, last_week, this_month, last_month or "
                                                    "YYYY-MM-DD..YYYY-MM-DD"),
@@ -78,6 +81,7 @@ OPERATIONS = (
                       Param("rule_id", "query", "Filter by specific rule"), *PAGE),
               examples=(Example("all", 200, query={"account_id": "default"}),
                         Example("no_account", 400),
+                        Example("unknown_account", 404, query={"account_id": "no-such-account"}),
                         Example("bad_severity", 400, query={"account_id": "default", "severity": "dire"}))),
     Operation("GET", "/anomalies/{anomaly_id}", handlers.get_anomaly, "Get anomaly details",
               {200: (envelope("AnomalyDetailOut", AnomalyOut), "The anomaly")}, params=(ANOMALY, ACCOUNT),
@@ -105,8 +109,9 @@ OPERATIONS = (
                         Example("missing", 404, path={"rule_id": "custom_rule_999"}))),
     Operation("POST", "/rules", handlers.create_rule, "Create a custom detection rule",
               {201: (envelope("RuleCreateOut", RuleCreatedOut), "The rule")}, body=RuleIn,
-              errors={415: "The body is not application/json"},
+              errors={**NO_ACCOUNT, 415: "The body is not application/json"},
               examples=(Example("created", 201, body=GOOD_RULE),
+                        Example("unknown_account", 404, body={**GOOD_RULE, "account_id": "no-such-account"}),
                         Example("unknown_metric", 400, body={**GOOD_RULE, "metric": {"type": "vibes"}}))),
     Operation("PATCH", "/rules/{rule_id}", handlers.update_rule, "Update a rule (enable or disable, threshold...)",
               {200: (envelope("RuleUpdateOut", RuleOut), "The changed rule")}, body=RulePatch, params=(RULE,),
@@ -124,11 +129,12 @@ OPERATIONS = (
               "Create a webhook endpoint for some of anomaly.detected, anomaly.resolved, report.generated and "
               "question.answered; the answer shows its signing secret, once",
               {201: (envelope("WebhookCreateOut", WebhookCreatedOut), "The endpoint and its secret")},
-              body=WebhookIn, errors={415: "The body is not application/json"},
+              body=WebhookIn, errors={**NO_ACCOUNT, 415: "The body is not application/json"},
               description="The URL must be http(s) and reach a public address (private, loopback and link-local "
                           "ones are refused unless the server allows them); a project has at most "
                           "LENSGRAPH_WEBHOOKS_PER_PROJECT endpoints.",
               examples=(Example("created", 201, body=GOOD_WEBHOOK),
+                        Example("unknown_account", 404, body={**GOOD_WEBHOOK, "account_id": "no-such-account"}),
                         Example("loopback", 400, body={**GOOD_WEBHOOK, "url": "http://127.0.0.1:8080/hook"}),
                         Example("metadata", 400, body={**GOOD_WEBHOOK, "url": "http://169.254.169.254/latest"}),
                         Example("unknown_event", 400, body={**GOOD_WEBHOOK, "events": ["anomaly.exploded"]}),
@@ -161,7 +167,8 @@ OPERATIONS = (
               examples=(Example("missing", 404, path={"webhook_id": "wh_missing", "delivery_id": "whd_missing"}),)),
     Operation("GET", "/usage", handlers.get_usage, "Get the assistant's question usage this month",
               {200: (envelope("UsageDetailOut", UsageOut), "This calendar month's questions (UTC)")},
-              params=(ACCOUNT,), examples=(Example("month", 200),)),
+              params=(ACCOUNT,), examples=(Example("month", 200),
+                                           Example("unknown_account", 404, query={"account_id": "no-such-account"}))),
 )
 
 SPEC = Spec(
