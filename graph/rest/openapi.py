@@ -118,10 +118,11 @@ def _security(spec: Spec, op: Operation) -> list[dict[str, list[str]]]:
 
 def _parameter(param: Param, schema: dict[str, Any]) -> dict[str, Any]:
     if param.enum:
-        # As http.query_list reads it: items split on commas, blanks around them and empty items ignored.
-        item = r"\s*(?:" + "|".join(re.escape(v) for v in param.enum) + r")?\s*"
+        # At least one value; items split on commas, blanks around them and empty items ignored, as every
+        # family reads such a list (http.query_list; seed 001's also refuses a list without a value).
+        value = "(?:" + "|".join(re.escape(v) for v in param.enum) + ")"
         schema = {"type": "string", "description": "one or more of these, comma-separated",
-                  "pattern": f"^{item}(?:,{item})*$", "examples": [",".join(param.enum[:2])]}
+                  "pattern": rf"^[\s,]*{value}(?:\s*,[\s,]*{value})*[\s,]*$", "examples": [",".join(param.enum[:2])]}
     if param.default is not _UNSET:
         schema = {**schema, "default": param.default}
     return {
