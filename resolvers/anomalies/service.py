@@ -27,7 +27,6 @@ from resolvers.anomalies.rules import (
     text,
 )
 from resolvers.core.auth import Principal
-from resolvers.core.bounds import MAX_PROJECT_REF
 from resolvers.core.errors import InputError, NotFound, Problem
 from resolvers.core.services import Services
 from resolvers.projects.service import select_project
@@ -73,11 +72,9 @@ class StateConflict(Conflict):
 async def project_for(services: Services, principal: Principal, account_id: str | None) -> Project:
     """Seed 001's account_id is what LensGraph calls a project: its id or name. An account key may also name
     its own account's id, meaning its oldest project; no account_id means the key's own (or oldest) project."""
-    if account_id is not None and (not account_id or len(account_id) > MAX_PROJECT_REF):
-        raise InputError(Problem("account_id", "a project id or name"))
-    if account_id is not None and account_id == principal.account_id:
+    if account_id and account_id == principal.account_id:
         account_id = None
-    return await select_project(services, principal, account_id)
+    return await select_project(services, principal, account_id, field="account_id")
 
 
 def actor(principal: Principal) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from resolvers.core.auth import Forbidden, Principal, new_key, new_tracker_token
+from resolvers.core.bounds import MAX_PROJECT_REF
 from resolvers.core.errors import InputError, NotFound, Problem
 from resolvers.core.ids import new_id
 from resolvers.core.services import Services
@@ -212,14 +213,18 @@ async def rotate_key(services: Services, principal: Principal, project_id: str) 
     return IssuedKey(project, plain)
 
 
-async def select_project(services: Services, principal: Principal, ref: str | None) -> Project:
+async def select_project(services: Services, principal: Principal, ref: str | None, *,
+                         field: str = "project") -> Project:
     """The project a request acts on when its API lets the caller name one (seed 000's `project`).
 
     Named (by id or name): a project the caller may act on, else NotFound; a project key may name only
     its own (Forbidden otherwise: the key lacks that permission, whatever the other project is).
     Not named: a project key's own project; an account key's first project (its oldest); the admin's
-    (and dev mode's) default project.
+    (and dev mode's) default project. A ref that cannot name one (empty, or too long) is refused, naming the
+    request's field.
     """
+    if ref is not None and (not ref or len(ref) > MAX_PROJECT_REF):
+        raise InputError(Problem(field, "a project id or name"))
     if ref:
         if not principal.admin and principal.account_id is None:
             own = await get_project(services, principal, principal.project_id)

@@ -45,7 +45,6 @@ from graph.rest.lensai.wire import (
     roi_json,
     total_json,
 )
-from resolvers.core.bounds import MAX_PROJECT_REF
 from resolvers.core.errors import InputError, NotFound, Problem, from_pydantic
 from resolvers.core.idempotency import HEADER, fingerprint
 from resolvers.projects.service import select_project
@@ -62,10 +61,7 @@ Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 async def project_id(request: web.Request) -> str:
     services = request.config_dict[SERVICES]
-    ref = request.query.get("project")
-    if ref is not None and (not ref or len(ref) > MAX_PROJECT_REF):
-        raise InputError(Problem("project", "a project id or name"))
-    return (await select_project(services, request[PRINCIPAL], ref)).id
+    return (await select_project(services, request[PRINCIPAL], request.query.get("project"))).id
 
 
 def page(request: web.Request) -> Page:
